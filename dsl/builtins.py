@@ -1,0 +1,300 @@
+"""The rule language's built-in functions.
+
+These are year-agnostic algorithms; everything they compute with comes from a
+year's data or the submission. Each entry documents itself for the README and
+for `rulesctl` error hints.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from functools import cmp_to_key
+from typing import Any, Callable
+
+from dsl.values import EvalFailure, Table, require_list, require_number, table_key, type_name
+
+MAX_COLLECTION = 1_000_000  # evaluation refuses to build larger lists (untrusted rules)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    fn: Callable[..., Any]
+    min_args: int
+    max_args: int | None  # None: any number
+    lambda_args: frozenset[int]  # argument positions that must be `x -> …`
+    signature: str
+    doc: str
+
+
+BUILTINS: dict[str, Builtin] = {}
+
+
+def builtin(signature: str, doc: str, *, min_args: int, max_args: int | None, lambdas: tuple[int, ...] = ()):
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = signature.split("(")[0]
+        BUILTINS[name] = Builtin(name, fn, min_args, max_args, frozenset(lambdas), signature, doc)
+        return fn
+    return register
+
+
+def _places(value: Any) -> Decimal:
+    n = require_number(value, "rounding places")
+    if n != n.to_integral_value() or not (0 <= n <= 20):
+        raise EvalFailure("rounding places must be a whole number from 0 to 20")
+    return Decimal(1).scaleb(-int(n))
+
+
+def _rounder(mode: str) -> Callable[[Any, Any], Any]:
+    def do(x: Any, places: Any = Decimal(0)) -> Any:
+        if x is None:
+            return None
+        return require_number(x, "rounding").quantize(_places(places), rounding=mode)
+    return do
+
+
+for _name, _mode, _doc in [
+    ("round_half_up", ROUND_HALF_UP, "round to `places` decimals, halves away from zero (CMS's rounding)"),
+    ("round_half_even", ROUND_HALF_EVEN, "round to `places` decimals, halves to the even digit"),
+    ("round_down", ROUND_DOWN, "truncate to `places` decimals (toward zero)"),
+    ("round_up", ROUND_UP, "round away from zero to `places` decimals"),
+    ("floor", ROUND_FLOOR, "round toward minus infinity to `places` decimals"),
+    ("ceiling", ROUND_CEILING, "round toward plus infinity to `places` decimals"),
+]:
+    builtin(f"{_name}(x, places = 0)", _doc, min_args=1, max_args=2)(_rounder(_mode))
+
+
+def _extreme(pick: Callable[..., Any], what: str) -> Callable[..., Any]:
+    def do(*args: Any) -> Any:
+        items = list(require_list(args[0], what)) if len(args) == 1 else list(args)
+        items = [v for v in items if v is not None]
+        if not items:
+            return None
+        return pick(require_number(v, what) for v in items)
+    return do
+
+
+builtin("min(a, b, …)", "the smallest number (of the arguments, or of one list); none values are skipped",
+        min_args=1, max_args=None)(_extreme(min, "min"))
+builtin("max(a, b, …)", "the largest number (of the arguments, or of one list); none values are skipped",
+        min_args=1, max_args=None)(_extreme(max, "max"))
+
+
+@builtin("clamp(x, low, high)", "x limited to the range [low, high]", min_args=3, max_args=3)
+def _clamp(x: Any, low: Any, high: Any) -> Decimal:
+    return max(require_number(low, "clamp"), min(require_number(high, "clamp"), require_number(x, "clamp")))
+
+
+@builtin("abs(x)", "absolute value", min_args=1, max_args=1)
+def _abs(x: Any) -> Decimal:
+    return abs(require_number(x, "abs"))
+
+
+@builtin("sum(xs, f = x -> x)", "the sum of a list, or of f applied to each item (0 for an empty list)",
+         min_args=1, max_args=2, lambdas=(1,))
+def _sum(xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
+    total = Decimal(0)
+    for item in require_list(xs, "sum"):
+        v = f(item) if f else item
+        total += require_number(v, "sum")
+    return total
+
+
+@builtin("count(xs, f = none)", "how many items (that satisfy f)", min_args=1, max_args=2, lambdas=(1,))
+def _count(xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
+    items = require_list(xs, "count")
+    if f is None:
+        return Decimal(len(items))  # type: ignore[arg-type]
+    return Decimal(sum(1 for item in items if _truth(f(item), "count")))
+
+
+@builtin("map(xs, f)", "f applied to each item", min_args=2, max_args=2, lambdas=(1,))
+def _map(xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
+    return tuple(f(item) for item in require_list(xs, "map"))
+
+
+@builtin("filter(xs, f)", "the items for which f is true", min_args=2, max_args=2, lambdas=(1,))
+def _filter(xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
+    return tuple(item for item in require_list(xs, "filter") if _truth(f(item), "filter"))
+
+
+@builtin("any(xs, f = x -> x)", "true if f is true for at least one item", min_args=1, max_args=2, lambdas=(1,))
+def _any(xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
+    return any(_truth(f(i) if f else i, "any") for i in require_list(xs, "any"))
+
+
+@builtin("all(xs, f = x -> x)", "true if f is true for every item (true for an empty list)",
+         min_args=1, max_args=2, lambdas=(1,))
+def _all(xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
+    return all(_truth(f(i) if f else i, "all") for i in require_list(xs, "all"))
+
+
+@builtin("find(xs, f)", "the first item for which f is true, or none", min_args=2, max_args=2, lambdas=(1,))
+def _find(xs: Any, f: Callable[[Any], Any]) -> Any:
+    for item in require_list(xs, "find"):
+        if _truth(f(item), "find"):
+            return item
+    return None
+
+
+class _Desc:
+    """A sort key that orders in reverse (`desc(x.points)`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+@builtin("desc(x)", "inside a sort key: order this part from largest to smallest", min_args=1, max_args=1)
+def _desc(x: Any) -> _Desc:
+    return _Desc(x)
+
+
+def _compare(a: Any, b: Any) -> int:
+    if isinstance(a, _Desc) and isinstance(b, _Desc):
+        return -_compare(a.value, b.value)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        for x, y in zip(a, b):
+            c = _compare(x, y)
+            if c:
+                return c
+        return (len(a) > len(b)) - (len(a) < len(b))
+    if a is None or b is None or isinstance(a, bool) != isinstance(b, bool) or type(a) is not type(b):
+        raise EvalFailure(f"cannot order {type_name(a)} against {type_name(b)} in a sort key")
+    return (a > b) - (a < b)
+
+
+@builtin("sort(xs, key)", "the items ordered by key, smallest first; a key may be a list "
+         "(`[desc(x.points), x.measure_id]`) to break ties; the sort is stable",
+         min_args=2, max_args=2, lambdas=(1,))
+def _sort(xs: Any, key: Callable[[Any], Any]) -> tuple[Any, ...]:
+    items = list(require_list(xs, "sort"))
+    keyed = [(key(item), item) for item in items]
+    keyed.sort(key=cmp_to_key(lambda p, q: _compare(p[0], q[0])))
+    return tuple(item for _, item in keyed)
+
+
+@builtin("take(xs, n)", "the first n items", min_args=2, max_args=2)
+def _take(xs: Any, n: Any) -> tuple[Any, ...]:
+    k = require_number(n, "take")
+    return tuple(require_list(xs, "take"))[: max(int(k), 0)]
+
+
+@builtin("first(xs)", "the first item, or none for an empty list", min_args=1, max_args=1)
+def _first(xs: Any) -> Any:
+    items = tuple(require_list(xs, "first"))
+    return items[0] if items else None
+
+
+@builtin("concat(xs, ys, …)", "the lists joined end to end", min_args=1, max_args=None)
+def _concat(*lists: Any) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for xs in lists:
+        out.extend(require_list(xs, "concat"))
+        if len(out) > MAX_COLLECTION:
+            raise EvalFailure("list too large")
+    return tuple(out)
+
+
+@builtin("flatten(xss)", "a list of lists as one list", min_args=1, max_args=1)
+def _flatten(xss: Any) -> tuple[Any, ...]:
+    return _concat(*require_list(xss, "flatten")) if xss else ()
+
+
+@builtin("set(xs)", "the distinct items, as a set (usable as a table key)", min_args=1, max_args=1)
+def _set(xs: Any) -> frozenset[Any]:
+    return frozenset(require_list(xs, "set"))
+
+
+@builtin("distinct(xs)", "the items without repeats, in first-seen order", min_args=1, max_args=1)
+def _distinct(xs: Any) -> tuple[Any, ...]:
+    seen: dict[Any, None] = {}
+    for item in require_list(xs, "distinct"):
+        seen.setdefault(item, None)
+    return tuple(seen)
+
+
+@builtin("coalesce(x, default)", "x, or default when x is none", min_args=2, max_args=2)
+def _coalesce(x: Any, default: Any) -> Any:
+    return default if x is None else x
+
+
+@builtin("get(record, name, default = none)", "a field of a record or a row of a table by a computed name; "
+         "default when it is absent", min_args=2, max_args=3)
+def _get(record: Any, name: Any, default: Any = None) -> Any:
+    if isinstance(record, Table):
+        k = table_key(name)
+        return record.rows.get(k, default)
+    if isinstance(record, dict):
+        v = record.get(name, default)
+        return default if v is None else v
+    raise EvalFailure(f"get needs a record or table, got {type_name(record)}")
+
+
+@builtin("has(record, name)", "true if the record has the field (or the table the row)", min_args=2, max_args=2)
+def _has(record: Any, name: Any) -> bool:
+    if isinstance(record, Table):
+        return table_key(name) in record.rows
+    if isinstance(record, dict):
+        return name in record
+    raise EvalFailure(f"has needs a record or table, got {type_name(record)}")
+
+
+@builtin("rows(table)", "the rows of a table, in file order", min_args=1, max_args=1)
+def _rows(table: Any) -> tuple[Any, ...]:
+    if not isinstance(table, Table):
+        raise EvalFailure(f"rows needs a table, got {type_name(table)}")
+    return tuple(table.rows.values())
+
+
+def _date(value: Any) -> _dt.date:
+    if not isinstance(value, str):
+        raise EvalFailure(f"a date must be text like 2024-01-31, got {type_name(value)}")
+    try:
+        return _dt.date.fromisoformat(value)
+    except ValueError:
+        raise EvalFailure(f"not a date: {value!r}") from None
+
+
+@builtin("days_between(start, end)", "calendar days from start to end, counting both (dates as text YYYY-MM-DD)",
+         min_args=2, max_args=2)
+def _days_between(start: Any, end: Any) -> Decimal:
+    return Decimal((_date(end) - _date(start)).days + 1)
+
+
+@builtin("year_of(date)", "the year of a date given as text YYYY-MM-DD", min_args=1, max_args=1)
+def _year_of(date: Any) -> Decimal:
+    return Decimal(_date(date).year)
+
+
+@builtin("text(x)", "a value written as text", min_args=1, max_args=1)
+def _text(x: Any) -> str:
+    if isinstance(x, Decimal):
+        return format(x.normalize(), "f")
+    return str(x)
+
+
+@builtin("contains_text(haystack, needle)", "true if the text contains the other", min_args=2, max_args=2)
+def _contains_text(haystack: Any, needle: Any) -> bool:
+    if not isinstance(haystack, str) or not isinstance(needle, str):
+        return False
+    return needle in haystack
+
+
+@builtin("length(text)", "the number of characters of a text", min_args=1, max_args=1)
+def _length(x: Any) -> Decimal:
+    if not isinstance(x, str):
+        raise EvalFailure(f"length needs text, got {type_name(x)}")
+    return Decimal(len(x))
+
+
+def _truth(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise EvalFailure(f"{what} needs true or false, got {type_name(value)}")
+
+
+truth = _truth

@@ -1,0 +1,365 @@
+"""Compile checked definitions into Python closures, once, when a year loads.
+
+Scoring a submission then only calls closures: no parsing, no tree walking
+of source text. Each definition's value is computed at most once per
+evaluation (memoised), and each function call with hashable arguments too.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from dsl import ast
+from dsl.builtins import BUILTINS, truth
+from dsl.errors import Diagnostic, EvaluationError, Location
+from dsl.values import EvalFailure, Table, type_name
+
+# Arithmetic for every evaluation: 34 significant digits, exact where the
+# inputs allow; rounding happens only through the rounding built-ins.
+RULE_DECIMAL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN,
+                                       traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+
+MAX_CALL_DEPTH = 200
+
+
+class Frame:
+    """What a compiled expression sees: the evaluation and the local names."""
+
+    __slots__ = ("ev", "locals")
+
+    def __init__(self, ev: "Evaluation", locals_: dict[str, Any]):
+        self.ev = ev
+        self.locals = locals_
+
+
+Code = Callable[[Frame], Any]
+
+
+@dataclass
+class CompiledRules:
+    """A year's definitions, compiled. Make an `Evaluation` per submission."""
+
+    definitions: dict[str, ast.Definition]
+    values: dict[str, Code] = field(default_factory=dict)
+    functions: dict[str, tuple[tuple[str, ...], Code]] = field(default_factory=dict)
+
+    def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False) -> "Evaluation":
+        return Evaluation(self, dict(inputs), trace=trace)
+
+
+@dataclass
+class TraceEntry:
+    """One computed definition: for explanations."""
+
+    name: str
+    args: tuple[Any, ...] | None
+    value: Any
+    uses: list["TraceEntry"] = field(default_factory=list)
+
+
+class Evaluation:
+    """The values of one submission's definitions, computed on demand and memoised."""
+
+    def __init__(self, rules: CompiledRules, inputs: dict[str, Any], *, trace: bool = False):
+        self.rules = rules
+        self.inputs = inputs
+        self.cache: dict[Any, Any] = {}
+        self.depth = 0
+        self.trace_on = trace
+        self.trace_stack: list[TraceEntry] = [TraceEntry("<root>", None, None)] if trace else []
+        self.trace_index: dict[Any, TraceEntry] = {}
+
+    # -- public API -------------------------------------------------------
+    def value(self, name: str) -> Any:
+        try:
+            return self.cache[name]
+        except KeyError:
+            pass
+        code = self.rules.values.get(name)
+        if code is None:
+            raise EvaluationError(Diagnostic(f"no definition `{name}`"))
+        result = self._run(name, None, code, {})
+        self.cache[name] = result
+        return result
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        key = (name, args)
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable arguments (records, lists of records): no memo
+            key = None
+        params, code = self.rules.functions[name]
+        result = self._run(name, args, code, dict(zip(params, args)))
+        if key is not None:
+            self.cache[key] = result
+        return result
+
+    @property
+    def trace(self) -> list[TraceEntry]:
+        return self.trace_stack[0].uses if self.trace_stack else []
+
+    # -- internals --------------------------------------------------------
+    def _run(self, name: str, args: tuple[Any, ...] | None, code: Code, locals_: dict[str, Any]) -> Any:
+        self.depth += 1
+        if self.depth > MAX_CALL_DEPTH:
+            self.depth = 0
+            raise EvaluationError(Diagnostic("rules nested too deeply while evaluating", self.rules.definitions[name].loc))
+        entry = None
+        if self.trace_on:
+            entry = TraceEntry(name, args, None)
+            self.trace_stack[-1].uses.append(entry)
+            self.trace_stack.append(entry)
+        try:
+            with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+                result = code(Frame(self, locals_))
+        finally:
+            self.depth -= 1
+            if entry is not None:
+                self.trace_stack.pop()
+        if entry is not None:
+            entry.value = result
+        return result
+
+
+def _fail(loc: Location, message: str) -> EvaluationError:
+    return EvaluationError(Diagnostic(message, loc))
+
+
+def _guard(loc: Location, what: str, fn: Code) -> Code:
+    """Turn a failure inside `fn` into an EvaluationError that points at the rule."""
+
+    def guarded(f: Frame) -> Any:
+        try:
+            return fn(f)
+        except EvalFailure as exc:
+            raise _fail(loc, f"{what}: {exc}") from None
+        except decimal.DivisionByZero:
+            raise _fail(loc, f"{what}: division by zero") from None
+        except (decimal.InvalidOperation, decimal.Overflow, ArithmeticError):
+            raise _fail(loc, f"{what}: invalid arithmetic") from None
+        except RecursionError:
+            raise _fail(loc, f"{what}: nested too deeply") from None
+
+    return guarded
+
+
+def _num(v: Any, op: str) -> Decimal:
+    if type(v) is Decimal:
+        return v
+    raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if type(a) is type(b):
+        return a == b
+    if isinstance(a, (tuple, frozenset)) and isinstance(b, (tuple, frozenset)):
+        return frozenset(a) == frozenset(b)
+    return False
+
+
+def _order(op: str) -> Callable[[Any, Any], bool]:
+    import operator
+
+    cmp = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+
+    def compare(a: Any, b: Any) -> bool:
+        if type(a) is Decimal and type(b) is Decimal or type(a) is str and type(b) is str:
+            return cmp(a, b)
+        raise EvalFailure(f"cannot compare {type_name(a)} {op} {type_name(b)}")
+
+    return compare
+
+
+def _member(x: Any, xs: Any) -> bool:
+    if isinstance(xs, (tuple, frozenset)):
+        return any(_equal(x, y) for y in xs)
+    if isinstance(xs, dict):
+        return x in xs
+    if isinstance(xs, Table):
+        from dsl.values import table_key
+        return table_key(x) in xs.rows
+    if isinstance(xs, str) and isinstance(x, str):
+        return x in xs
+    raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
+
+
+_ARITH: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+}
+
+
+class Compiler:
+    """Turns each definition body into a closure over its sub-expressions."""
+
+    def __init__(self, definitions: Mapping[str, ast.Definition], data: Mapping[str, Any], inputs: Mapping[str, Any]):
+        self.definitions = definitions
+        self.data = data
+        self.inputs = inputs
+
+    def compile_all(self) -> CompiledRules:
+        rules = CompiledRules(dict(self.definitions))
+        for name, d in self.definitions.items():
+            code = self.expr(d.body, frozenset(d.params or ()))
+            if d.is_function:
+                rules.functions[name] = (tuple(d.params or ()), code)
+            else:
+                rules.values[name] = code
+        return rules
+
+    # Each method returns a closure Frame -> value.
+    def expr(self, node: ast.Node, local: frozenset[str]) -> Code:
+        method = getattr(self, "_" + type(node).__name__.lower())
+        return method(node, local)
+
+    def _number(self, node: ast.Number, local: frozenset[str]) -> Code:
+        v = node.value
+        return lambda f: v
+
+    def _string(self, node: ast.String, local: frozenset[str]) -> Code:
+        v = node.value
+        return lambda f: v
+
+    def _const(self, node: ast.Const, local: frozenset[str]) -> Code:
+        v = node.value
+        return lambda f: v
+
+    def _listlit(self, node: ast.ListLit, local: frozenset[str]) -> Code:
+        items = [self.expr(i, local) for i in node.items]
+        return lambda f: tuple(i(f) for i in items)
+
+    def _name(self, node: ast.Name, local: frozenset[str]) -> Code:
+        name = node.name
+        if name in local:
+            return lambda f: f.locals[name]
+        if name in self.data:
+            v = self.data[name]
+            return lambda f: v
+        if name in self.inputs:
+            return lambda f: f.ev.inputs[name]
+        if name in self.definitions:
+            return lambda f: f.ev.value(name)
+        raise _fail(node.loc, f"undefined name `{name}`")  # the checker reports this first
+
+    def _static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
+        """The value of `data.a.b` chains, known when the year loads."""
+        if isinstance(node, ast.Name) and node.name not in local and node.name in self.data:
+            return True, self.data[node.name]
+        if isinstance(node, ast.Field):
+            known, v = self._static(node.target, local)
+            if known and isinstance(v, dict) and node.name in v:
+                return True, v[node.name]
+        return False, None
+
+    def _field(self, node: ast.Field, local: frozenset[str]) -> Code:
+        known, v = self._static(node, local)
+        if known:
+            return lambda f: v
+        target = self.expr(node.target, local)
+        name = node.name
+
+        def get(f: Frame) -> Any:
+            obj = target(f)
+            if type(obj) is dict:
+                try:
+                    return obj[name]
+                except KeyError:
+                    raise EvalFailure(f"the record has no field `{name}`") from None
+            raise EvalFailure(f"cannot read field `{name}` of {type_name(obj)}")
+
+        return _guard(node.loc, f"reading `.{name}`", get)
+
+    def _index(self, node: ast.Index, local: frozenset[str]) -> Code:
+        target = self.expr(node.target, local)
+        key = self.expr(node.key, local)
+
+        def get(f: Frame) -> Any:
+            obj = target(f)
+            k = key(f)
+            if isinstance(obj, Table):
+                return obj.lookup(k)
+            if type(obj) is dict:
+                if k in obj:
+                    return obj[k]
+                raise EvalFailure(f"the record has no field {k!r}")
+            if type(obj) is tuple:
+                if type(k) is Decimal and k == k.to_integral_value() and 0 <= k < len(obj):
+                    return obj[int(k)]
+                raise EvalFailure(f"list position {k} is out of range (the list has {len(obj)} items)")
+            raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
+
+        return _guard(node.loc, "lookup", get)
+
+    def _unary(self, node: ast.Unary, local: frozenset[str]) -> Code:
+        operand = self.expr(node.operand, local)
+        if node.op == "not":
+            return _guard(node.loc, "`not`", lambda f: not truth(operand(f), "`not`"))
+        return _guard(node.loc, "negation", lambda f: -_num(operand(f), "-"))
+
+    def _binary(self, node: ast.Binary, local: frozenset[str]) -> Code:
+        left = self.expr(node.left, local)
+        right = self.expr(node.right, local)
+        op = node.op
+        if op == "and":
+            return _guard(node.loc, "`and`", lambda f: truth(left(f), "`and`") and truth(right(f), "`and`"))
+        if op == "or":
+            return _guard(node.loc, "`or`", lambda f: truth(left(f), "`or`") or truth(right(f), "`or`"))
+        if op == "==":
+            return lambda f: _equal(left(f), right(f))
+        if op == "!=":
+            return lambda f: not _equal(left(f), right(f))
+        if op == "in":
+            return _guard(node.loc, "`in`", lambda f: _member(left(f), right(f)))
+        if op == "not in":
+            return _guard(node.loc, "`not in`", lambda f: not _member(left(f), right(f)))
+        if op in _ARITH:
+            arith = _ARITH[op]
+            return _guard(node.loc, f"`{op}`", lambda f: arith(_num(left(f), op), _num(right(f), op)))
+        cmp = _order(op)
+        return _guard(node.loc, f"`{op}`", lambda f: cmp(left(f), right(f)))
+
+    def _if(self, node: ast.If, local: frozenset[str]) -> Code:
+        cond = self.expr(node.cond, local)
+        then = self.expr(node.then, local)
+        otherwise = self.expr(node.otherwise, local)
+        loc = node.cond.loc
+
+        def choose(f: Frame) -> Any:
+            c = cond(f)
+            if c is True:
+                return then(f)
+            if c is False:
+                return otherwise(f)
+            raise _fail(loc, f"`if` needs true or false, got {type_name(c)}")
+
+        return choose
+
+    def _lambda(self, node: ast.Lambda, local: frozenset[str]) -> Code:
+        param = node.param
+        body = self.expr(node.body, local | {param})
+
+        def make(f: Frame) -> Callable[[Any], Any]:
+            def fn(value: Any) -> Any:
+                inner = dict(f.locals)
+                inner[param] = value
+                return body(Frame(f.ev, inner))
+            return fn
+
+        return make
+
+    def _call(self, node: ast.Call, local: frozenset[str]) -> Code:
+        name = node.func
+        args = [self.expr(a, local) for a in node.args]
+        if name in self.definitions:
+            def call_def(f: Frame) -> Any:
+                return f.ev.call(name, tuple(a(f) for a in args))
+            return call_def
+        fn = BUILTINS[name].fn
+        return _guard(node.loc, f"`{name}`", lambda f: fn(*(a(f) for a in args)))

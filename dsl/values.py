@@ -1,0 +1,113 @@
+"""Runtime values of the rule language and the conversions into them.
+
+Values are: Decimal numbers, str, bool, None, tuples (lists), frozensets
+(sets of categories), dicts (records, read-only by convention), `Table`s
+(keyed rows from a year's data) and functions (lambdas, only as arguments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+
+class EvalFailure(Exception):
+    """Raised inside compiled code; the compiler attaches the rule location."""
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, tuple):
+        return "list"
+    if isinstance(value, frozenset):
+        return "set"
+    if isinstance(value, dict):
+        return "record"
+    if isinstance(value, Table):
+        return "table"
+    if callable(value):
+        return "function"
+    return type(value).__name__
+
+
+def table_key(value: Any) -> Any:
+    """Normalise a lookup key: any collection of names becomes a frozenset."""
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def format_key(key: Any) -> str:
+    if isinstance(key, frozenset):
+        return "{" + ", ".join(sorted(str(k) for k in key)) + "}"
+    return str(key)
+
+
+@dataclass
+class Table:
+    """Rows of a year's data keyed by what identifies them (a value or a set of categories)."""
+
+    name: str
+    key_field: str
+    rows: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    def lookup(self, key: Any) -> dict[str, Any]:
+        k = table_key(key)
+        try:
+            return self.rows[k]
+        except (KeyError, TypeError):
+            raise EvalFailure(f"table `{self.name}` has no row for {format_key(k)}") from None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def to_value(raw: Any) -> Any:
+    """Convert plain Python data (from YAML, JSON or a pydantic dump) into rule-language values."""
+    if raw is None or isinstance(raw, (bool, str, Decimal, Table)):
+        return raw
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):
+        return Decimal(repr(raw))
+    if isinstance(raw, Mapping):
+        return {str(k): to_value(v) for k, v in raw.items()}
+    if isinstance(raw, (list, tuple)):
+        return tuple(to_value(v) for v in raw)
+    if isinstance(raw, (set, frozenset)):
+        return frozenset(to_value(v) for v in raw)
+    return raw
+
+
+def to_plain(value: Any) -> Any:
+    """Rule-language values back to plain data (for reports)."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(to_plain(v) for v in value)
+    return value
+
+
+def require_number(value: Any, what: str) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    raise EvalFailure(f"{what} needs a number, got {type_name(value)}")
+
+
+def require_list(value: Any, what: str) -> Iterable[Any]:
+    if isinstance(value, (tuple, frozenset)):
+        return value
+    raise EvalFailure(f"{what} needs a list, got {type_name(value)}")

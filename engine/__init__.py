@@ -1,0 +1,1 @@
+"""Scoring engine: loads a year of rules and scores MIPS submissions."""

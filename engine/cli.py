@@ -1,0 +1,107 @@
+"""`rulesctl`: check a year of rules and score QPP submissions from the command line.
+
+Heavy imports happen inside the commands so that `rulesctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Score Medicare MIPS submissions with rules kept as data, one folder per program year.")
+
+RulesOption = typer.Option(None, "--rules", help="A rules root holding year folders, or one year folder "
+                                                 "(an analyst's draft). Default: the bundled rules/.")
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def _fail(exc: Exception, code: int = 1) -> None:
+    from dsl.errors import RulesError
+
+    text = exc.render() if isinstance(exc, RulesError) else str(exc)
+    typer.echo(text, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def check(year: Optional[str] = typer.Argument(None, help="The year to check (default: every year)."),
+          rules: Optional[Path] = RulesOption) -> None:
+    """Load, check and compile a year's rules; exit non-zero on any error."""
+    from dsl.errors import RulesError
+    from engine.year import default_rules_root, load_year, resolve_year_folder, year_folders
+
+    root = rules if rules is not None else default_rules_root()
+    try:
+        targets = year_folders(root) if year is None else [resolve_year_folder(year, root)]
+    except RulesError as exc:
+        _fail(exc)
+        return
+    failed = False
+    for target in targets:
+        try:
+            loaded = load_year(None, target)
+        except RulesError as exc:
+            typer.echo(exc.render(), err=True)
+            typer.echo(f"{target}: FAILED ({len(exc.diagnostics)} problem(s))", err=True)
+            failed = True
+            continue
+        for w in loaded.warnings:
+            typer.echo(w.render(), err=True)
+        items = len(loaded.data.all_items())
+        typer.echo(f"{loaded.performance_year} ({target}): ok — {len(loaded.definitions)} definitions, "
+                   f"{items} data items, loaded in {loaded.load_seconds * 1000:.0f} ms"
+                   + (f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
+          context: Optional[Path] = typer.Option(None, "--context", "-c", help="The scoring context (YAML or JSON)."),
+          year: Optional[int] = typer.Option(None, "--year", "-y", help="Performance year (default: from the inputs)."),
+          rules: Optional[Path] = RulesOption,
+          format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown.")) -> None:
+    """Score one submission and print its report."""
+    from dsl.errors import RulesError
+    from engine.context import load_context, resolve_performance_year
+    from engine.render import print_table, to_json, to_markdown
+    from engine.scoring import score as score_submission
+    from engine.submission import load_submission
+    from engine.year import load_year
+
+    try:
+        sub = load_submission(submission)
+        ctx = load_context(context)
+        py = resolve_performance_year(sub, ctx, submission_source=str(submission),
+                                      context_source=str(context or "<context>"), requested=year)
+        loaded = load_year(py, rules)
+        report = score_submission(loaded, sub, ctx).report
+    except RulesError as exc:
+        _fail(exc)
+        return
+    if format is ReportFormat.json:
+        sys.stdout.write(to_json(report))
+    elif format is ReportFormat.markdown:
+        sys.stdout.write(to_markdown(report))
+    else:
+        from rich.console import Console
+
+        print_table(report, Console())
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

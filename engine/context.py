@@ -1,0 +1,290 @@
+"""What CMS knows about a clinician beside the submission: the scoring context.
+
+Special statuses, eligibility data, elections, exceptions, CMS-computed cost and
+administrative-claims results come from CMS's own records, not from QPP JSON.
+They arrive as a small YAML/JSON file; every key has a safe default so a missing
+file means "an ordinary individual physician with nothing special".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from dsl.errors import DataError, Diagnostic, InputError
+from engine.inputerrors import (
+    Count,
+    PerformanceYear,
+    Percent,
+    StrictBool,
+    StrictInt,
+    StrictNumber,
+    StrictStr,
+    WhereFn,
+    _describe,
+    model_field_names,
+    parse_json_text,
+    problems_to_input_error,
+    read_text_file,
+    to_plain,
+    validation_error_to_input_error,
+)
+
+Points10 = Annotated[StrictNumber, Field(ge=0, le=10)]
+NonNegative = Annotated[StrictNumber, Field(ge=0)]
+
+ENTITY_TYPE_FROM_QPP = {
+    "individual": "individual",
+    "group": "group",
+    "virtualGroup": "virtual_group",
+    "apm": "apm_entity",
+    "subgroup": "subgroup",
+}
+"""QPP JSON entityType → context entity.type."""
+
+
+def _npi(value: str) -> str:
+    if len(value) != 10 or not value.isdigit():
+        raise PydanticCustomError("npi_digits", "npi must be exactly 10 digits, got {got}", {"got": _describe(value)})
+    return value
+
+
+def _none_election(value: Any) -> Any:
+    """YAML may read `election: none`-like spellings as null; both mean no election."""
+    return "none" if value is None else value
+
+
+MeasureId = Annotated[StrictStr, Field(min_length=1)]
+
+
+class _Closed(BaseModel):
+    """Every level refuses unknown keys: a misspelt status must not silently default to false."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Entity(_Closed):
+    """Who is being scored and the special statuses CMS has determined for them."""
+
+    type: Literal["individual", "group", "virtual_group", "apm_entity", "subgroup"] = "individual"
+    clinicians: Annotated[StrictInt, Field(ge=1)] = 1
+    small_practice: StrictBool = False
+    rural: StrictBool = False
+    hpsa: StrictBool = False
+    non_patient_facing: StrictBool = False
+    hospital_based: StrictBool = False
+    asc_based: StrictBool = False
+    clinician_type: Annotated[StrictStr, Field(min_length=1)] = "physician"
+    apm_participant: StrictBool = False
+
+
+class Eligibility(_Closed):
+    """Low-volume threshold data (Part B allowed charges, patients, covered services)."""
+
+    allowed_charges: NonNegative
+    part_b_patients: Count
+    covered_services: Count
+
+
+class Exceptions(_Closed):
+    """Approved hardship / EUC reweighting applications, per category."""
+
+    quality: StrictBool = False
+    cost: StrictBool = False
+    ia: StrictBool = False
+    pi: StrictBool = False
+
+
+def _exactly_one(model: BaseModel, a: str, b: str) -> None:
+    if (getattr(model, a) is None) == (getattr(model, b) is None):
+        raise PydanticCustomError("exactly_one", "give exactly one of {a} or {b}", {"a": a, "b": b})
+
+
+class CostMeasure(_Closed):
+    """A cost measure CMS scored from claims: its achievement points or its raw score."""
+
+    measure_id: MeasureId
+    points: Points10 | None = None
+    score: StrictNumber | None = None
+
+    @model_validator(mode="after")
+    def _one_result(self) -> CostMeasure:
+        _exactly_one(self, "points", "score")
+        return self
+
+
+class CostInfo(_Closed):
+    measures: list[CostMeasure] = []
+    prior_score: Percent | None = None
+
+
+class AdminClaim(_Closed):
+    """An administrative-claims quality measure CMS calculated: points or a performance rate."""
+
+    measure_id: MeasureId
+    points: Points10 | None = None
+    performance_rate: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_result(self) -> AdminClaim:
+        _exactly_one(self, "points", "performance_rate")
+        return self
+
+
+class QualityInfo(_Closed):
+    admin_claims: list[AdminClaim] = []
+    prior_achievement: Percent | None = None
+    denominator_reduction: NonNegative = Decimal(0)
+
+
+class CategoryScores(_Closed):
+    """Category scores given directly (percent), overriding what the rules would compute."""
+
+    quality: Percent | None = None
+    cost: Percent | None = None
+    ia: Percent | None = None
+    pi: Percent | None = None
+
+
+class FacilityBased(_Closed):
+    """Scores carried over from the facility's Hospital VBP results (percent)."""
+
+    quality: Percent | None = None
+    cost: Percent | None = None
+
+
+class PiRollup(_Closed):
+    """One clinician's PI result when PI is aggregated to a group or APM Entity."""
+
+    npi: Annotated[StrictStr, AfterValidator(_npi)]
+    score: Percent
+    bonus: NonNegative = Decimal(0)
+
+
+class Context(_Closed):
+    """Everything CMS knows beside the submission; ``Context()`` is the no-file default."""
+
+    performance_year: PerformanceYear | None = None
+    reporting_option: Literal["traditional", "app"] = "traditional"
+    entity: Entity = Entity()
+    eligibility: Eligibility | None = None
+    election: Annotated[Literal["none", "opt_in", "voluntary"], BeforeValidator(_none_election)] = "none"
+    exceptions: Exceptions = Exceptions()
+    auto_euc: StrictBool = False
+    cost: CostInfo | None = None
+    quality: QualityInfo | None = None
+    complex_patient_bonus: Points10 = Decimal(0)
+    category_scores: CategoryScores = CategoryScores()
+    facility_based: FacilityBased | None = None
+    pi_rollup: list[PiRollup] | None = None
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-item checks: the same measure or NPI given twice is ambiguous."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        if self.cost is not None:
+            out += _duplicates(("cost", "measures"), [m.measure_id for m in self.cost.measures], "measure_id")
+        if self.quality is not None:
+            out += _duplicates(("quality", "admin_claims"), [m.measure_id for m in self.quality.admin_claims],
+                               "measure_id")
+        if self.pi_rollup is not None:
+            out += _duplicates(("pi_rollup",), [r.npi for r in self.pi_rollup], "npi")
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain dict: every declared key present, absent optionals None, numbers Decimal."""
+        return to_plain(self.model_dump(mode="python"))
+
+
+def _duplicates(loc: tuple[str | int, ...], keys: list[str], name: str) -> list[tuple[tuple[str | int, ...], str]]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, key in enumerate(keys):
+        if key in seen:
+            out.append((loc + (i, name), f"{key} is given twice (first at [{seen[key]}])"))
+        seen.setdefault(key, i)
+    return out
+
+
+_FIELD_NAMES = model_field_names(Context)
+
+
+def parse_context(data: Any, *, source: str = "<context>", where: WhereFn | None = None) -> Context:
+    """Validate a parsed context (dict, or None for an empty file) or raise InputError naming each field."""
+    if isinstance(data, Context):
+        context = data
+    elif data is None:
+        return Context()
+    elif not isinstance(data, dict):
+        raise InputError(Diagnostic(f"{source}: expected a mapping of context settings, got {_describe(data)}",
+                                    location=where(()) if where else None))
+    else:
+        try:
+            context = Context.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error_to_input_error(exc, source, where, field_names=_FIELD_NAMES) from None
+    problems = context.problems()
+    if problems:
+        raise problems_to_input_error(source, problems, where)
+    return context
+
+
+def load_context(path: str | Path | None) -> Context:
+    """Read a .json/.yaml/.yml context; no path at all means the defaults."""
+    if path is None:
+        return Context()
+    p = Path(path)
+    source = str(p)
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        return parse_context(parse_json_text(read_text_file(p, "context"), source), source=source)
+    if suffix not in (".yaml", ".yml"):
+        raise InputError(Diagnostic(f"{source}: a context file must end in .json, .yaml or .yml"))
+    try:
+        from engine.yamlsafe import load_yaml  # lazily: written alongside this module
+    except ImportError as exc:
+        raise InputError(Diagnostic(f"{source}: YAML contexts need engine.yamlsafe ({exc})")) from None
+    try:
+        doc = load_yaml(p)
+    except InputError:
+        raise
+    except DataError as exc:
+        raise InputError(exc.diagnostics) from None
+    return parse_context(doc.data, source=source, where=doc.where)
+
+
+def resolve_performance_year(
+    submission: Any,
+    context: Context,
+    *,
+    submission_source: str = "<submission>",
+    context_source: str = "<context>",
+    requested: int | None = None,
+) -> int:
+    """The year to score: from the submission or the context, which must agree.
+
+    Also checks the submission's performance periods fall in that year, which
+    parse_submission could not do when only the context knew the year.
+    """
+    from_submission = getattr(submission, "performanceYear", None)
+    from_context = context.performance_year
+    if from_submission is None and from_context is None and requested is not None:
+        from_context = int(requested)
+    if from_submission is None and from_context is None:
+        raise InputError(Diagnostic(
+            f"{submission_source}: performanceYear: missing, and the context has no performance_year either",
+            hint="add performanceYear to the submission or performance_year to the context",
+        ))
+    if from_submission is not None and from_context is not None and from_submission != from_context:
+        raise InputError(Diagnostic(
+            f"{context_source}: performance_year: {from_context} differs from the submission's "
+            f"performanceYear {from_submission} ({submission_source})"
+        ))
+    year = from_submission if from_submission is not None else from_context
+    if requested is not None and int(requested) != int(year):
+        raise InputError(Diagnostic(f"--year {requested} contradicts the inputs' performance year {year}"))
+    submission.validate_year(year, source=submission_source)
+    return year

@@ -1,0 +1,38 @@
+"""What the engine asks of every year's rules: the names a report is built from.
+
+This is the only coupling between the year-agnostic engine and a year folder.
+The policy behind each name lives in `rules/<year>/`; here are only the names,
+their arity and what they mean in a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str
+    params: tuple[str, ...] | None  # None: a value
+    meaning: str
+
+
+REQUIRED_DEFINITIONS: tuple[Requirement, ...] = (
+    Requirement("categories", None, "the performance categories, in report order"),
+    Requirement("category_score", ("c",), "a category's score in percent (0–100), none when not scored"),
+    Requirement("category_weight", ("c",), "a category's weight in percent of the final score"),
+    Requirement("category_points", ("c",), "a category's contribution to the final score, score × weight / 100"),
+    Requirement("category_reweighted", ("c",), "true when the category's weight was moved to others"),
+    Requirement("complex_patient_bonus", None, "bonus points added to the final score"),
+    Requirement("final_score", None, "the final score, 0–100, as CMS publishes it"),
+    Requirement("payment_adjustment_applies", None, "whether the final score sets a payment adjustment"),
+    Requirement("payment_adjustment_direction", None, "positive, negative or neutral"),
+    Requirement("payment_adjustment_percent", None, "the adjustment in percent, as published"),
+    Requirement("payment_year", None, "the year the payment adjustment applies to"),
+)
+
+# Data every year must have (namespace, item).
+REQUIRED_DATA: tuple[tuple[str, str], ...] = (("program", "performance_year"),)
+
+# Context fields that may name the year; the submission's own is `performanceYear`.
+INPUT_ROOTS = ("submission", "context")

@@ -1,0 +1,134 @@
+"""Write reports as JSON (stable, exact decimals), a rich table, or Markdown."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from io import StringIO
+from typing import Any
+
+# Intermediate values (category points, scores) can have long expansions
+# (66.666…); reports show at most this many decimals. Values the rules round
+# (final score, adjustment) are shown exactly as the rules produced them.
+DISPLAY_DECIMALS = 6
+
+
+def format_number(value: Decimal | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value != value.quantize(Decimal(1).scaleb(-DISPLAY_DECIMALS), rounding=ROUND_HALF_UP):
+        value = value.quantize(Decimal(1).scaleb(-DISPLAY_DECIMALS), rounding=ROUND_HALF_UP)
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """JSON with Decimals written as exact JSON numbers, keys in the report's own order."""
+    out = StringIO()
+    _write(value, out, indent, 0)
+    out.write("\n")
+    return out.getvalue()
+
+
+def _write(value: Any, out: StringIO, indent: int | None, level: int) -> None:
+    if isinstance(value, bool) or value is None:
+        out.write(json.dumps(value))
+    elif isinstance(value, (Decimal, int)):
+        out.write(format_number(value))
+    elif isinstance(value, str):
+        out.write(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, dict):
+        _write_items([(json.dumps(str(k), ensure_ascii=False) + ": ", v) for k, v in value.items()],
+                     "{", "}", out, indent, level)
+    elif isinstance(value, (list, tuple)):
+        _write_items([("", v) for v in value], "[", "]", out, indent, level)
+    elif isinstance(value, float):
+        out.write(repr(value))
+    else:
+        out.write(json.dumps(str(value)))
+
+
+def _write_items(items: list[tuple[str, Any]], open_: str, close: str, out: StringIO, indent: int | None,
+                 level: int) -> None:
+    if not items:
+        out.write(open_ + close)
+        return
+    out.write(open_)
+    sep = "," if indent is not None else ", "
+    for i, (prefix, v) in enumerate(items):
+        if indent is not None:
+            out.write("\n" + " " * (indent * (level + 1)))
+        out.write(prefix)
+        _write(v, out, indent, level + 1)
+        if i < len(items) - 1:
+            out.write(sep)
+    if indent is not None:
+        out.write("\n" + " " * (indent * level))
+    out.write(close)
+
+
+CATEGORY_TITLES = {"quality": "Quality", "cost": "Cost", "ia": "Improvement Activities",
+                   "pi": "Promoting Interoperability"}
+
+
+def _cell(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (Decimal, int)):
+        return format_number(value) + suffix
+    return str(value)
+
+
+def _two_places(value: Decimal | int) -> str:
+    """Final scores and adjustments are published with two decimals (75.00, -0.41)."""
+    text = f"{Decimal(value):.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def _adjustment_text(report: dict[str, Any]) -> str:
+    adj = report["payment_adjustment"]
+    if not adj["applies"]:
+        return f"none (payment year {adj['payment_year']}: no adjustment applies)"
+    pct = adj["percent"]
+    sign = "+" if pct > 0 else ""
+    return f"{sign}{_two_places(pct)}% ({adj['direction']}, payment year {adj['payment_year']})"
+
+
+def category_rows(report: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for c, cat in report["categories"].items():
+        rows.append([CATEGORY_TITLES.get(c, c), _cell(cat["score"], "%"), _cell(cat["weight"], "%"),
+                     _cell(cat["points"]), "yes" if cat["reweighted"] else ""])
+    return rows
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# MIPS final score, performance year {report['performance_year']}", "",
+             f"Reporting option: {report['reporting_option']}", "",
+             "| Category | Score | Weight | Points | Reweighted |", "|---|---:|---:|---:|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in category_rows(report)]
+    lines += ["", f"- Complex patient bonus: {_cell(report['complex_patient_bonus'])}",
+              f"- **Final score: {_two_places(report['final_score'])} / 100**",
+              f"- Payment adjustment: {_adjustment_text(report)}", ""]
+    return "\n".join(lines)
+
+
+def print_table(report: dict[str, Any], console: Any) -> None:
+    """A readable table on the terminal (rich)."""
+    from rich.table import Table
+
+    table = Table(title=f"MIPS {report['performance_year']} — {report['reporting_option']}", title_justify="left")
+    table.add_column("Category")
+    table.add_column("Score", justify="right")
+    table.add_column("Weight", justify="right")
+    table.add_column("Points", justify="right")
+    table.add_column("Reweighted")
+    for row in category_rows(report):
+        table.add_row(*row)
+    table.add_section()
+    table.add_row("Complex patient bonus", "", "", _cell(report["complex_patient_bonus"]), "")
+    table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
+    console.print(table)
+    console.print(f"Payment adjustment: {_adjustment_text(report)}")

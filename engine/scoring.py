@@ -1,0 +1,66 @@
+"""Score one submission with a compiled year: evaluate the contract's names into a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dsl.compiler import Evaluation
+from dsl.values import to_plain, to_value
+from engine.context import Context
+from engine.submission import Submission
+from engine.year import Year
+
+
+@dataclass
+class Scored:
+    """A report and the evaluation behind it (for explanations)."""
+
+    report: dict[str, Any]
+    evaluation: Evaluation
+
+
+def evaluate(year: Year, submission: Submission | None, context: Context, *, trace: bool = False) -> Evaluation:
+    inputs = {
+        "submission": to_value(submission.to_record()) if submission is not None else to_value(_empty_submission()),
+        "context": to_value(context.to_record()),
+    }
+    return year.rules.evaluate(inputs, trace=trace)
+
+
+def _empty_submission() -> dict[str, Any]:
+    return {"entityType": None, "taxpayerIdentificationNumber": None, "nationalProviderIdentifier": None,
+            "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}
+
+
+def build_report(year: Year, ev: Evaluation, context: Context) -> dict[str, Any]:
+    """The report's fields, each the value of a named definition of the year."""
+    categories: dict[str, Any] = {}
+    for c in ev.value("categories"):
+        categories[c] = {
+            "score": ev.call("category_score", (c,)),
+            "weight": ev.call("category_weight", (c,)),
+            "points": ev.call("category_points", (c,)),
+            "reweighted": ev.call("category_reweighted", (c,)),
+        }
+    report = {
+        "performance_year": year.performance_year,
+        "reporting_option": context.reporting_option,
+        "final_score": ev.value("final_score"),
+        "categories": categories,
+        "complex_patient_bonus": ev.value("complex_patient_bonus"),
+        "payment_adjustment": {
+            "payment_year": ev.value("payment_year"),
+            "applies": ev.value("payment_adjustment_applies"),
+            "direction": ev.value("payment_adjustment_direction"),
+            "percent": ev.value("payment_adjustment_percent"),
+        },
+    }
+    return to_plain(report)
+
+
+def score(year: Year, submission: Submission | None, context: Context | None = None, *,
+          trace: bool = False) -> Scored:
+    context = context if context is not None else Context()
+    ev = evaluate(year, submission, context, trace=trace)
+    return Scored(build_report(year, ev, context), ev)

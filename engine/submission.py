@@ -1,0 +1,547 @@
+"""QPP JSON submissions, as CMS's Submissions API defines them, validated strictly.
+
+The engine scores whatever this module lets through, so it refuses anything a
+scorer could misread: strings or booleans for counts, unknown keys, impossible
+counts, dates outside the performance year. Every refusal is an InputError that
+names the field path the submitter wrote.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from dsl.errors import Diagnostic, InputError, did_you_mean
+from engine.inputerrors import (
+    Count,
+    Loc,
+    PerformanceYear,
+    Percent,
+    StrictBool,
+    StrictNumber,
+    StrictStr,
+    _describe,
+    _year_range,
+    model_field_names,
+    parse_json_text,
+    problems_to_input_error,
+    read_text_file,
+    to_plain,
+    validation_error_to_input_error,
+)
+
+EntityType = Literal["individual", "group", "virtualGroup", "apm", "subgroup"]
+Category = Literal["quality", "pi", "ia"]
+SubmissionMethod = Literal[
+    "electronicHealthRecord",
+    "registry",
+    "claims",
+    "cmsWebInterface",
+    "certifiedSurveyVendor",
+    "administrativeClaims",
+]
+
+PROGRAMS = ("mips", "app1", "app_plus")
+"""Program names scored by this engine; MVPs are named by their id instead."""
+
+OTHER_CMS_PROGRAMS = ("cpcPlus", "pcf")
+"""Other program names CMS's API accepts and real QPP JSON carries (CPC+, Primary Care First)."""
+
+MVP_ID = re.compile(r"^[A-Z]\d{4}$")
+
+_LEGACY_CATEGORIES = {"aci": "pi"}
+"""Advancing Care Information was renamed Promoting Interoperability in 2018."""
+
+_ENTITIES_NEEDING_TIN = ("individual", "group", "subgroup")
+_ENTITIES_NEEDING_ID = ("apm", "virtualGroup", "subgroup")
+
+# --------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------
+
+
+def _digits(n: int, what: str) -> Callable[[str], str]:
+    """A validator for identifiers of exactly ``n`` digits, kept as strings (leading zeros matter)."""
+    pattern = re.compile(rf"^\d{{{n}}}$")
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise PydanticCustomError(
+                "identifier_digits", "{what} must be exactly {n} digits, got {got}",
+                {"what": what, "n": n, "got": _describe(value)},
+            )
+        return value
+
+    return check
+
+
+def _program_name(value: str) -> str:
+    """mips, app1, app_plus or an MVP id like G0053 (plus CMS's other APM program names)."""
+    if value in PROGRAMS or value in OTHER_CMS_PROGRAMS or MVP_ID.match(value):
+        return value
+    raise PydanticCustomError(
+        "program_name",
+        "programName must be mips, app1, app_plus or an MVP id like G0053, got {got}",
+        {"got": _describe(value)},
+    )
+
+
+def _iso_date(value: Any) -> date:
+    """A calendar date written YYYY-MM-DD; timestamps and other spellings are refused."""
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_value", "{got} is not a real date", {"got": repr(value)}) from None
+    raise PydanticCustomError("date_format", "expected a date as YYYY-MM-DD, got {got}", {"got": _describe(value)})
+
+
+def _legacy_category(value: Any) -> Any:
+    return _LEGACY_CATEGORIES.get(value, value) if isinstance(value, str) else value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("empty_string", "must not be empty", {})
+    return value
+
+
+Tin = Annotated[StrictStr, AfterValidator(_digits(9, "taxpayerIdentificationNumber"))]
+Npi = Annotated[StrictStr, AfterValidator(_digits(10, "nationalProviderIdentifier"))]
+ProgramName = Annotated[StrictStr, AfterValidator(_program_name)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Name = Annotated[StrictStr, AfterValidator(_non_empty)]
+
+
+class _Closed(BaseModel):
+    """Unknown keys are errors: a misspelt key would otherwise be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    """Measurement values: CMS adds fields over the years, so unknown keys pass through."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# --------------------------------------------------------------------------
+# Measurement values
+# --------------------------------------------------------------------------
+
+
+class SingleRate(_Open):
+    """A quality measure with one performance rate (met / not met / eligible population)."""
+
+    performanceMet: Count
+    eligiblePopulation: Count
+    performanceNotMet: Count | None = None
+    eligiblePopulationExclusion: Count | None = None
+    eligiblePopulationException: Count | None = None
+    isEndToEndReported: StrictBool | None = None
+    reportingRate: Percent | None = None
+    performanceRate: Percent | None = None
+
+    def counted(self) -> Decimal:
+        """Every patient accounted for; may not exceed the eligible population."""
+        return Decimal(
+            self.performanceMet
+            + (self.performanceNotMet or 0)
+            + (self.eligiblePopulationExclusion or 0)
+            + (self.eligiblePopulationException or 0)
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """Counts as Decimal with null/missing counts as 0, known optionals as None."""
+        record: dict[str, Any] = {
+            "isEndToEndReported": self.isEndToEndReported,
+            "performanceMet": Decimal(self.performanceMet),
+            "performanceNotMet": Decimal(self.performanceNotMet or 0),
+            "eligiblePopulation": Decimal(self.eligiblePopulation),
+            "eligiblePopulationExclusion": Decimal(self.eligiblePopulationExclusion or 0),
+            "eligiblePopulationException": Decimal(self.eligiblePopulationException or 0),
+            "reportingRate": self.reportingRate,
+            "performanceRate": self.performanceRate,
+        }
+        for key, value in (self.model_extra or {}).items():
+            record.setdefault(key, to_plain(value))
+        return record
+
+
+class Stratum(SingleRate):
+    """One stratum of a multi-performance-rate measure."""
+
+    stratum: Name
+
+    def to_record(self) -> dict[str, Any]:
+        return {"stratum": self.stratum, **super().to_record()}
+
+
+class MultiRate(_Open):
+    """A quality measure reported as several strata (e.g. 30 days / overall)."""
+
+    strata: Annotated[list[Stratum], Field(min_length=1)]
+    isEndToEndReported: StrictBool | None = None
+    reportingRate: Percent | None = None
+    performanceRate: Percent | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "isEndToEndReported": self.isEndToEndReported,
+            "reportingRate": self.reportingRate,
+            "performanceRate": self.performanceRate,
+            "strata": [s.to_record() for s in self.strata],
+        }
+        for key, value in (self.model_extra or {}).items():
+            record.setdefault(key, to_plain(value))
+        return record
+
+
+class Proportion(_Closed):
+    """A Promoting Interoperability numerator/denominator measure."""
+
+    numerator: Count
+    denominator: Count
+
+    def to_record(self) -> dict[str, Any]:
+        return {"numerator": Decimal(self.numerator), "denominator": Decimal(self.denominator)}
+
+
+class NonProportion(_Open):
+    """A QCDR/continuous measure: numerator and denominator need not be a ratio of counts."""
+
+    numerator: StrictNumber
+    denominator: StrictNumber
+    denominatorException: Count | None = None
+    numeratorExclusion: Count | None = None
+    observationInstances: Count | None = None
+    isEndToEndReported: StrictBool | None = None
+    reportingRate: Percent | None = None
+    performanceRate: Percent | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "isEndToEndReported": self.isEndToEndReported,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "denominatorException": Decimal(self.denominatorException or 0),
+            "numeratorExclusion": Decimal(self.numeratorExclusion or 0),
+            "observationInstances": None if self.observationInstances is None else Decimal(self.observationInstances),
+            "reportingRate": self.reportingRate,
+            "performanceRate": self.performanceRate,
+        }
+        for key, value in (self.model_extra or {}).items():
+            record.setdefault(key, to_plain(value))
+        return record
+
+
+_SINGLE_KEYS = frozenset(SingleRate.model_fields) - {"isEndToEndReported", "reportingRate", "performanceRate"}
+_RATIO_KEYS = frozenset({"numerator", "denominator"})
+_NON_PROPORTION_KEYS = frozenset({"denominatorException", "numeratorExclusion", "observationInstances"})
+
+
+def _value_kind(value: Any) -> str:
+    """Which kind of measurement value this is, judged by its shape (as CMS's schema does)."""
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, (int, float, Decimal)):
+        return "Number"
+    if isinstance(value, dict):
+        keys = set(value)
+        if "strata" in keys:
+            return "MultiRate"
+        if keys & _SINGLE_KEYS:
+            return "SingleRate"
+        if keys & (_RATIO_KEYS | _NON_PROPORTION_KEYS):
+            return "Proportion" if keys <= _RATIO_KEYS else "NonProportion"
+    return "Invalid"
+
+
+def _invalid_value(value: Any) -> Any:
+    raise PydanticCustomError(
+        "measurement_value",
+        "expected true/false, a number, or an object with performanceMet/eligiblePopulation, "
+        "strata, or numerator/denominator; got {got}",
+        {"got": _describe(value)},
+    )
+
+
+MeasurementValue = Annotated[
+    Union[
+        Annotated[StrictBool, Tag("Bool")],
+        Annotated[StrictNumber, Tag("Number")],
+        Annotated[SingleRate, Tag("SingleRate")],
+        Annotated[MultiRate, Tag("MultiRate")],
+        Annotated[Proportion, Tag("Proportion")],
+        Annotated[NonProportion, Tag("NonProportion")],
+        Annotated[Any, BeforeValidator(_invalid_value), Tag("Invalid")],
+    ],
+    Discriminator(_value_kind),
+]
+
+
+class Measurement(_Closed):
+    """One measure, activity or PI objective and its reported value."""
+
+    measureId: Name
+    value: MeasurementValue
+
+    def to_record(self) -> dict[str, Any]:
+        value = self.value
+        plain = value.to_record() if isinstance(value, BaseModel) else to_plain(value)
+        return {"measureId": self.measureId, "value": plain}
+
+
+class MeasurementSet(_Closed):
+    """The measurements of one category, submitted one way for one period."""
+
+    category: Annotated[Category, BeforeValidator(_legacy_category)]
+    submissionMethod: SubmissionMethod
+    performanceStart: IsoDate
+    performanceEnd: IsoDate
+    measurements: list[Measurement]
+    programName: ProgramName | None = None
+    cehrtId: StrictStr | None = None
+    source: StrictStr | None = None
+    practiceId: StrictStr | None = None
+    submitterId: StrictStr | None = None
+    submitterType: StrictStr | None = None
+    measureSet: StrictStr | None = None
+
+    def to_record(self, default_program: str = "mips") -> dict[str, Any]:
+        """Plain dict; a set without programName belongs to the submission's program (mips by default)."""
+        return {
+            "category": self.category,
+            "submissionMethod": self.submissionMethod,
+            "programName": self.programName or default_program,
+            "performanceStart": self.performanceStart.isoformat(),
+            "performanceEnd": self.performanceEnd.isoformat(),
+            "cehrtId": self.cehrtId,
+            "source": self.source,
+            "practiceId": self.practiceId,
+            "submitterId": self.submitterId,
+            "submitterType": self.submitterType,
+            "measureSet": self.measureSet,
+            "measurements": [m.to_record() for m in self.measurements],
+        }
+
+
+class Submission(_Closed):
+    """A whole QPP submission for one TIN/NPI, group, virtual group, APM Entity or subgroup."""
+
+    entityType: EntityType
+    taxpayerIdentificationNumber: Tin | None = None
+    nationalProviderIdentifier: Npi | None = None
+    entityId: Name | None = None
+    programName: ProgramName | None = None  # top level in CMS's 2017 schema; per set since
+    performanceYear: PerformanceYear | None = None
+    measurementSets: list[MeasurementSet] = []
+
+    def problems(self, year: int | None = None) -> list[tuple[Loc, str]]:
+        """Cross-field checks pydantic cannot express per field (CMS upload errors, §10)."""
+        out: list[tuple[Loc, str]] = []
+        entity = self.entityType
+        if entity in _ENTITIES_NEEDING_TIN and self.taxpayerIdentificationNumber is None:
+            out.append((("taxpayerIdentificationNumber",), f"required for entityType {entity}"))
+        if entity == "individual" and self.nationalProviderIdentifier is None:
+            out.append((("nationalProviderIdentifier",), "required for entityType individual"))
+        if entity != "individual" and self.nationalProviderIdentifier is not None:
+            out.append((("nationalProviderIdentifier",),
+                        f"only an individual submission has an NPI; remove it for entityType {entity}"))
+        if entity in _ENTITIES_NEEDING_ID and self.entityId is None:
+            out.append((("entityId",), f"required for entityType {entity}"))
+        year = self.performanceYear if year is None else year
+        for i, ms in enumerate(self.measurementSets):
+            out.extend(_set_problems(("measurementSets", i), ms, year))
+        return out
+
+    def validate_year(self, year: int, *, source: str = "<submission>") -> None:
+        """Check the performance periods against a year known only from elsewhere (the context)."""
+        problems = [p for p in self.problems(year) if p[0][-1] in ("performanceStart", "performanceEnd")]
+        if problems:
+            raise problems_to_input_error(source, problems)
+
+    def with_year(self, year: int) -> Submission:
+        """A copy re-dated to ``year``, so older real samples can be scored under current rules."""
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise TypeError(f"year must be an int, got {type(year).__name__}")
+        _year_range(year)
+        sets = [
+            ms.model_copy(update={
+                "performanceStart": _redate(ms.performanceStart, year),
+                "performanceEnd": _redate(ms.performanceEnd, year),
+            })
+            for ms in self.measurementSets
+        ]
+        return self.model_copy(update={"performanceYear": year, "measurementSets": sets})
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain dict for the rule engine: CMS's camelCase names, Decimal numbers, ISO dates."""
+        program = self.programName or "mips"
+        return {
+            "entityType": self.entityType,
+            "taxpayerIdentificationNumber": self.taxpayerIdentificationNumber,
+            "nationalProviderIdentifier": self.nationalProviderIdentifier,
+            "entityId": self.entityId,
+            "programName": self.programName,
+            "performanceYear": None if self.performanceYear is None else Decimal(self.performanceYear),
+            "measurementSets": [ms.to_record(program) for ms in self.measurementSets],
+        }
+
+
+# --------------------------------------------------------------------------
+# Cross-field checks
+# --------------------------------------------------------------------------
+
+_CATEGORY_VALUES: dict[str, tuple[type, ...]] = {
+    "ia": (bool,),
+    "pi": (bool, Proportion),
+    "quality": (SingleRate, MultiRate, NonProportion, Decimal),
+}
+_KIND_WORDS = {
+    bool: "true/false", Decimal: "a number", SingleRate: "a performance-rate object",
+    MultiRate: "a multi-performance-rate object", Proportion: "a numerator/denominator object",
+    NonProportion: "a non-proportion object",
+}
+
+
+def _set_problems(loc: Loc, ms: MeasurementSet, year: int | None) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    start, end = ms.performanceStart, ms.performanceEnd
+    if end < start:
+        out.append((loc + ("performanceEnd",), f"{end} is before performanceStart {start}"))
+    if year is not None:
+        for name, day in (("performanceStart", start), ("performanceEnd", end)):
+            if day.year != year:
+                out.append((loc + (name,), f"{day} is not in performanceYear {year}"))
+    first_seen: dict[str, int] = {}
+    for j, m in enumerate(ms.measurements):
+        mloc = loc + ("measurements", j)
+        if m.measureId in first_seen:
+            out.append((mloc + ("measureId",),
+                        f"{m.measureId} is reported twice in this measurement set "
+                        f"(first at measurements[{first_seen[m.measureId]}])"))
+        else:
+            first_seen[m.measureId] = j
+        allowed = _CATEGORY_VALUES[ms.category]
+        kind = type(m.value)
+        if kind not in allowed:
+            wanted = " or ".join(_KIND_WORDS[k] for k in allowed)
+            out.append((mloc + ("value",), f"a {ms.category} measurement takes {wanted}, got {_KIND_WORDS[kind]}"))
+        out.extend(_value_problems(mloc + ("value",), m.value))
+    return out
+
+
+def _value_problems(loc: Loc, value: Any) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    if isinstance(value, SingleRate):
+        counted = value.counted()
+        if counted > value.eligiblePopulation:
+            out.append((loc, "performanceMet + performanceNotMet + eligiblePopulationExclusion + "
+                             f"eligiblePopulationException = {counted} exceeds eligiblePopulation "
+                             f"{value.eligiblePopulation}"))
+    elif isinstance(value, MultiRate):
+        names: dict[str, int] = {}
+        for k, stratum in enumerate(value.strata):
+            sloc = loc + ("strata", k)
+            if stratum.stratum in names:
+                out.append((sloc + ("stratum",), f"stratum {stratum.stratum!r} appears twice "
+                                                 f"(first at strata[{names[stratum.stratum]}])"))
+            names.setdefault(stratum.stratum, k)
+            out.extend(_value_problems(sloc, stratum))
+    elif isinstance(value, Proportion):
+        if value.numerator > value.denominator:
+            out.append((loc + ("numerator",), f"numerator {value.numerator} exceeds denominator {value.denominator}"))
+    if isinstance(value, _Open):
+        known = sorted(type(value).model_fields)
+        for key, extra in (value.model_extra or {}).items():
+            guess = did_you_mean(key, known)
+            if guess:
+                out.append((loc + (key,), f"unknown field; did you mean {guess!r}?"))
+            elif not _plain_ok(extra):
+                out.append((loc + (key,), "must be plain JSON with finite numbers"))
+    return out
+
+
+def _plain_ok(value: Any) -> bool:
+    """Extra fields travel to the rule engine, so they must be plain, finite JSON values."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return True
+    if isinstance(value, (float, Decimal)):
+        return Decimal(repr(value) if isinstance(value, float) else value).is_finite()
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_ok(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_ok(v) for v in value)
+    return False
+
+
+def _redate(day: date, year: int) -> date:
+    """The same month and day in ``year`` (29 February becomes the 28th in a common year)."""
+    last = calendar.monthrange(year, day.month)[1]
+    return day.replace(year=year, day=min(day.day, last))
+
+
+# --------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------
+
+_FIELD_NAMES = model_field_names(Submission)
+
+
+def _unwrap(data: Any) -> tuple[Any, Loc]:
+    """CMS API responses wrap the submission as {"data": {"submission": {...}}}."""
+    if isinstance(data, dict) and set(data) == {"data"}:
+        inner = data["data"]
+        if isinstance(inner, dict) and set(inner) == {"submission"}:
+            return inner["submission"], ("data", "submission")
+    return data, ()
+
+
+def parse_submission(data: Any, *, source: str = "<submission>") -> Submission:
+    """Validate parsed QPP JSON (a dict) into a Submission, or raise InputError naming each bad field."""
+    if isinstance(data, Submission):
+        submission, prefix = data, ()
+    else:
+        data, prefix = _unwrap(data)
+        if not isinstance(data, dict):
+            where = ".".join(map(str, prefix))
+            raise InputError(Diagnostic(
+                f"{source}: {where + ': ' if where else ''}expected a QPP submission object "
+                f"(entityType, taxpayerIdentificationNumber, measurementSets …), got {_describe(data)}"
+            ))
+        try:
+            submission = Submission.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error_to_input_error(exc, source, field_names=_FIELD_NAMES, prefix=prefix) from None
+    problems = submission.problems()
+    if problems:
+        raise problems_to_input_error(source, [(prefix + loc, msg) for loc, msg in problems])
+    return submission
+
+
+def load_submission(path: str | Path) -> Submission:
+    """Read and validate a QPP JSON file; a missing, empty or non-JSON file is an InputError."""
+    source = str(path)
+    text = read_text_file(path, "submission")
+    return parse_submission(parse_json_text(text, source), source=source)

@@ -1,0 +1,355 @@
+"""The YAML half of a year: values and keyed tables, each with its source.
+
+A data file `rules/<year>/<stem>.yaml` maps item names to items. The rule
+language sees the file as a record named `<stem>`: a value item is its value
+(`program.performance_threshold` → 75), a table item is a `Table` looked up by
+its key (`weights.redistribution[reweighted]`).
+
+    performance_threshold:
+      value: 75
+      unit: points
+      source: "004_23d77edc1962e2e1.txt, How Does My MIPS Final Score Determine My Payment Adjustment?"
+
+    redistribution:
+      source: "004_23d77edc1962e2e1.txt, Appendix B, Table 1"
+      key: reweighted
+      covers: {subsets_of: [quality, cost, ia, pi], max_size: 2}
+      row_total: {field: weights, equals: 100}
+      rows:
+        - reweighted: []
+          weights: {quality: 30, cost: 30, ia: 15, pi: 25}
+
+A table may instead say `same_as: <other table>` with `except:` rows that
+replace the rows with the same key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from dsl.errors import DataError, Diagnostic, Location, did_you_mean
+from dsl.values import Table, format_key, table_key, to_value
+from engine.yamlsafe import LocatedDoc, load_yaml
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Covers(_Strict):
+    """Which row keys a set-keyed table must have: every subset of `subsets_of` in the size range."""
+
+    subsets_of: list[str]
+    min_size: int = 0
+    max_size: int | None = None
+    always: list[str] = []
+    never: list[str] = []
+
+
+class RowTotal(_Strict):
+    """Each row's `field` (a record of numbers) must add up to `equals` (or be all zero, if allowed)."""
+
+    field: str
+    equals: Decimal | int
+    allow_all_zero: bool = False
+
+
+class ValueItem(_Strict):
+    value: Any
+    source: str
+    confirmed: bool = True
+    unit: str | None = None
+    note: str | None = None
+    carried_over: bool = False
+
+
+class TableItem(_Strict):
+    source: str
+    key: str
+    rows: list[dict[str, Any]] | None = None
+    same_as: str | None = None
+    except_: list[dict[str, Any]] | None = None
+    covers: Covers | None = None
+    row_total: RowTotal | None = None
+    confirmed: bool = True
+    note: str | None = None
+    carried_over: bool = False
+
+    @field_validator("source")
+    @classmethod
+    def _nonempty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a source must not be empty")
+        return v
+
+
+_VALUE_KEYS = set(ValueItem.model_fields)
+_TABLE_KEYS = {k if k != "except_" else "except" for k in TableItem.model_fields}
+
+
+@dataclass
+class Item:
+    """One named value or table of a year, with its provenance."""
+
+    namespace: str
+    name: str
+    kind: Literal["value", "table"]
+    value: Any  # rule-language value (Decimal …) or a Table
+    raw: Any  # the plain YAML data of the value / rows, for diffs
+    source: str
+    confirmed: bool
+    unit: str | None
+    note: str | None
+    carried_over: bool
+    location: Location
+
+    @property
+    def path(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass
+class YearData:
+    """All data files of a year: namespace → item name → Item."""
+
+    items: dict[str, dict[str, Item]] = field(default_factory=dict)
+
+    def namespaces(self) -> dict[str, dict[str, Any]]:
+        """What the rule language sees: namespace → {item name → value or Table}."""
+        return {ns: {name: it.value for name, it in items.items()} for ns, items in self.items.items()}
+
+    def all_items(self) -> list[Item]:
+        return [it for items in self.items.values() for it in items.values()]
+
+
+def load_data_dir(folder: Path) -> YearData:
+    """Load every `*.yaml` in a year folder; collects all problems before raising."""
+    data = YearData()
+    problems: list[Diagnostic] = []
+    pending_same_as: list[tuple[str, str, TableItem, LocatedDoc]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        ns = path.stem
+        if not _IDENT.match(ns):
+            problems.append(Diagnostic(f"data file name `{path.name}` must be a plain name (letters, digits, _)",
+                                       Location(str(path), 1, 1)))
+            continue
+        try:
+            doc = load_yaml(path)
+        except DataError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if doc.data is None:
+            data.items[ns] = {}
+            continue
+        if not isinstance(doc.data, dict):
+            problems.append(Diagnostic("a data file must map item names to items", doc.where(())))
+            continue
+        data.items[ns] = {}
+        for name, raw in doc.data.items():
+            loc = doc.where((name,))
+            if not _IDENT.match(str(name)):
+                problems.append(Diagnostic(f"item name `{name}` must be a plain name (letters, digits, _)", loc))
+                continue
+            item = _load_item(ns, str(name), raw, doc, problems)
+            if item is None:
+                continue
+            if isinstance(item, TableItem):
+                pending_same_as.append((ns, str(name), item, doc))
+            else:
+                data.items[ns][str(name)] = item
+    # Tables next: those built `same_as` another need the other first.
+    done: dict[str, Table] = {}
+    for ns, name, spec, doc in sorted(pending_same_as, key=lambda p: p[2].same_as is not None):
+        built = _build_table(ns, name, spec, doc, data, done, problems)
+        if built is not None:
+            data.items[ns][name] = built
+            done[f"{ns}.{name}"] = built.value
+    if problems:
+        raise DataError(problems)
+    return data
+
+
+def _load_item(ns: str, name: str, raw: Any, doc: LocatedDoc, problems: list[Diagnostic]) -> Item | TableItem | None:
+    loc = doc.where((name,))
+    if not isinstance(raw, dict):
+        problems.append(Diagnostic(f"`{ns}.{name}` must be a mapping with `value` and `source` (or a table with "
+                                   "`key` and `rows`)", loc))
+        return None
+    is_table = "rows" in raw or "same_as" in raw or "key" in raw
+    allowed = _TABLE_KEYS if is_table else _VALUE_KEYS
+    bad = [k for k in raw if k not in allowed]
+    for k in bad:
+        guess = did_you_mean(str(k), allowed)
+        problems.append(Diagnostic(f"unknown key `{k}` in `{ns}.{name}`", doc.where((name, k)),
+                                   f"did you mean `{guess}`?" if guess else f"allowed keys: {', '.join(sorted(allowed))}"))
+    if bad:
+        return None
+    try:
+        if is_table:
+            fields = {("except_" if k == "except" else k): v for k, v in raw.items()}
+            return TableItem.model_validate(fields)
+        spec = ValueItem.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = tuple("except" if p == "except_" else p for p in err["loc"])
+            where = doc.where((name, *path))
+            missing = err["type"] == "missing"
+            what = ".".join(str(p) for p in path)
+            msg = f"`{ns}.{name}` needs `{what}`" if missing else f"`{ns}.{name}.{what}`: {err['msg']}"
+            problems.append(Diagnostic(msg, where))
+        return None
+    if isinstance(spec.value, float):
+        problems.append(Diagnostic(f"`{ns}.{name}` is not an exact number", loc))
+        return None
+    return Item(ns, name, "value", to_value(spec.value), spec.value, spec.source, spec.confirmed, spec.unit,
+                spec.note, spec.carried_over, loc)
+
+
+def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: YearData, done: dict[str, Table],
+                 problems: list[Diagnostic]) -> Item | None:
+    loc = doc.where((name,))
+    path = f"{ns}.{name}"
+    before = len(problems)
+    rows: dict[Any, dict[str, Any]] = {}
+    raw_rows: list[dict[str, Any]] = []
+    if spec.same_as is not None:
+        if spec.rows is not None:
+            problems.append(Diagnostic(f"`{path}` has both `rows` and `same_as`; use `except` to change rows", loc))
+            return None
+        base_name = spec.same_as if "." in spec.same_as else f"{ns}.{spec.same_as}"
+        base = done.get(base_name)
+        if base is None:
+            guess = did_you_mean(base_name, done)
+            problems.append(Diagnostic(f"`{path}` is `same_as` an unknown table `{spec.same_as}`",
+                                       doc.where((name, "same_as")), f"did you mean `{guess}`?" if guess else None))
+            return None
+        base_item = data.items[base_name.split(".")[0]][base_name.split(".")[1]]
+        if base.key_field != spec.key:
+            problems.append(Diagnostic(f"`{path}` is keyed by `{spec.key}` but `{base_name}` by `{base.key_field}`",
+                                       doc.where((name, "key"))))
+            return None
+        rows = dict(base.rows)
+        raw_rows = [dict(r) for r in base_item.raw]
+        overrides, override_field = spec.except_ or [], "except"
+    else:
+        if spec.except_ is not None:
+            problems.append(Diagnostic(f"`{path}` has `except` without `same_as`", doc.where((name, "except"))))
+            return None
+        if spec.rows is None:
+            problems.append(Diagnostic(f"`{path}` needs `rows` (or `same_as`)", loc))
+            return None
+        overrides, override_field = spec.rows, "rows"
+    seen: set[Any] = set()
+    for i, row in enumerate(overrides):
+        rloc = doc.where((name, override_field, i))
+        if spec.key not in row:
+            problems.append(Diagnostic(f"row {i + 1} of `{path}` has no key field `{spec.key}`", rloc,
+                                       _close_hint(row, spec.key)))
+            continue
+        key = table_key(row[spec.key])
+        if key in seen:
+            problems.append(Diagnostic(f"`{path}` has two rows for {format_key(key)}", rloc))
+            continue
+        seen.add(key)
+        if spec.same_as is not None and key not in rows:
+            problems.append(Diagnostic(f"`{path}` changes a row {format_key(key)} that `{spec.same_as}` does not have",
+                                       rloc))
+            continue
+        value_row = to_value(row)
+        value_row[spec.key] = key
+        rows[key] = value_row
+        replaced = [j for j, r in enumerate(raw_rows) if table_key(r[spec.key]) == key]
+        if replaced:
+            raw_rows[replaced[0]] = row
+        else:
+            raw_rows.append(row)
+    _check_row_shapes(path, overrides, override_field, name, doc, problems)
+    if spec.covers is not None:
+        _check_covers(path, spec.covers, rows, doc.where((name, "covers")), problems)
+    if spec.row_total is not None:
+        _check_totals(path, spec.row_total, rows, loc, problems)
+    if len(problems) > before:
+        return None
+    table = Table(path, spec.key, rows, spec.source)
+    return Item(ns, name, "table", table, raw_rows, spec.source, spec.confirmed, None, spec.note,
+                spec.carried_over, loc)
+
+
+def _close_hint(row: dict[str, Any], wanted: str) -> str | None:
+    guess = did_you_mean(wanted, [str(k) for k in row])
+    return f"is `{guess}` a misspelling of `{wanted}`?" if guess else None
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    return None
+
+
+def _check_row_shapes(path: str, rows: list[dict[str, Any]], field_name: str, name: str, doc: LocatedDoc,
+                      problems: list[Diagnostic]) -> None:
+    """Every row has the same fields (nested records too): a misspelt field never loads silently."""
+    if not rows:
+        return
+    reference = _shape(rows[0])
+
+    def compare(ref: Any, got: Any, at: tuple[Any, ...], i: int) -> None:
+        if not isinstance(ref, dict) or not isinstance(got, dict):
+            return
+        for k in got:
+            if k not in ref:
+                guess = did_you_mean(str(k), [str(x) for x in ref])
+                problems.append(Diagnostic(f"row {i + 1} of `{path}` has a field `{k}` that row 1 does not have",
+                                           doc.where((name, field_name, i, *at, k)),
+                                           f"did you mean `{guess}`?" if guess else None))
+        for k in ref:
+            if k not in got:
+                problems.append(Diagnostic(f"row {i + 1} of `{path}` lacks the field `{k}`",
+                                           doc.where((name, field_name, i, *at))))
+            else:
+                compare(ref[k], got[k], (*at, k), i)
+
+    for i, row in enumerate(rows[1:], start=1):
+        compare(reference, _shape(row), (), i)
+
+
+def _check_covers(path: str, covers: Covers, rows: dict[Any, Any], loc: Location, problems: list[Diagnostic]) -> None:
+    universe = covers.subsets_of
+    top = len(universe) if covers.max_size is None else covers.max_size
+    missing = []
+    for size in range(covers.min_size, top + 1):
+        for combo in itertools.combinations(universe, size):
+            s = frozenset(combo)
+            if not set(covers.always) <= s or s & set(covers.never):
+                continue
+            if s not in rows:
+                missing.append(format_key(s))
+    if missing:
+        problems.append(Diagnostic(f"`{path}` lacks a row for {', '.join(missing)}", loc,
+                                   "its `covers` says every such combination must have a row"))
+
+
+def _check_totals(path: str, total: RowTotal, rows: dict[Any, Any], loc: Location, problems: list[Diagnostic]) -> None:
+    want = Decimal(total.equals)
+    for key, row in rows.items():
+        part = row.get(total.field)
+        if not isinstance(part, dict):
+            problems.append(Diagnostic(f"row {format_key(key)} of `{path}` has no record `{total.field}`", loc))
+            continue
+        nums = list(part.values())
+        if not all(isinstance(v, Decimal) for v in nums):
+            problems.append(Diagnostic(f"row {format_key(key)} of `{path}`: `{total.field}` must be numbers", loc))
+            continue
+        s = sum(nums, Decimal(0))
+        if s != want and not (total.allow_all_zero and s == 0):
+            problems.append(Diagnostic(f"row {format_key(key)} of `{path}`: `{total.field}` adds up to {s}, "
+                                       f"not {want}", loc))

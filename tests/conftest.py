@@ -1,0 +1,57 @@
+"""Shared fixtures: the repository's rules, broken copies of a year, CMS's shared data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules"
+EXAMPLES = ROOT / "examples"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def year_2023():
+    from engine.year import load_year
+
+    return load_year(2023, RULES)
+
+
+@pytest.fixture(scope="session")
+def year_2024():
+    from engine.year import load_year
+
+    return load_year(2024, RULES)
+
+
+@pytest.fixture
+def year_copy(tmp_path: Path) -> Callable[..., Path]:
+    """Copy a year folder and apply text edits: {file: [(old, new), …]} or {file: full text}."""
+
+    def make(year: int = 2024, edits: dict[str, list[tuple[str, str]] | str] | None = None) -> Path:
+        target = tmp_path / "rules" / str(year)
+        shutil.copytree(RULES / str(year), target)
+        for name, change in (edits or {}).items():
+            path = target / name
+            if isinstance(change, str):
+                path.write_text(change, encoding="utf-8")
+                continue
+            text = path.read_text(encoding="utf-8")
+            for old, new in change:
+                assert old in text, f"{old!r} not in {name}"
+                text = text.replace(old, new, 1)
+            path.write_text(text, encoding="utf-8")
+        return target
+
+    return make
+
+
+def shared_path(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (CMS's shared data is not beside this checkout)")
+    return path
