@@ -252,7 +252,7 @@ def _rows(table: Any) -> tuple[Any, ...]:
 
 def _date(value: Any) -> _dt.date:
     if not isinstance(value, str):
-        raise EvalFailure(f"a date must be text like 2024-01-31, got {type_name(value)}")
+        raise EvalFailure(f"a date must be text like YYYY-MM-DD, got {type_name(value)}")
     try:
         return _dt.date.fromisoformat(value)
     except ValueError:

@@ -118,10 +118,10 @@ def _strict_str(value: Any) -> str:
 
 
 def _year_range(value: int) -> int:
-    """Years outside MIPS (which began in 2017) are typos such as 224 or 20244."""
-    if not 2017 <= value <= 2099:
+    """A year must have four digits; 224 or 99999 are typos. Whether rules exist for it is the loader's call."""
+    if not 1000 <= value <= 9999:
         raise PydanticCustomError(
-            "year_range", "expected a MIPS performance year (2017 or later), got {got}", {"got": value}
+            "year_range", "expected a four-digit performance year, got {got}", {"got": value}
         )
     return value
 
@@ -142,7 +142,7 @@ StrictStr = Annotated[str, BeforeValidator(_strict_str)]
 """A string only; numbers are rejected rather than converted."""
 
 PerformanceYear = Annotated[int, BeforeValidator(_strict_int), AfterValidator(_year_range)]
-"""A performance year, 2017–2099."""
+"""A performance year (four digits)."""
 
 Percent = Annotated[Decimal, BeforeValidator(_strict_decimal), Field(ge=0, le=100)]
 """A percentage (scores, rates), 0 to 100."""

@@ -66,7 +66,7 @@ OTHER_CMS_PROGRAMS = ("cpcPlus", "pcf")
 MVP_ID = re.compile(r"^[A-Z]\d{4}$")
 
 _LEGACY_CATEGORIES = {"aci": "pi"}
-"""Advancing Care Information was renamed Promoting Interoperability in 2018."""
+"""Advancing Care Information (aci) is the old name of Promoting Interoperability."""
 
 _ENTITIES_NEEDING_TIN = ("individual", "group", "subgroup")
 _ENTITIES_NEEDING_ID = ("apm", "virtualGroup", "subgroup")
@@ -353,7 +353,7 @@ class Submission(_Closed):
     taxpayerIdentificationNumber: Tin | None = None
     nationalProviderIdentifier: Npi | None = None
     entityId: Name | None = None
-    programName: ProgramName | None = None  # top level in CMS's 2017 schema; per set since
+    programName: ProgramName | None = None  # top level in CMS's first schema; per set since
     performanceYear: PerformanceYear | None = None
     measurementSets: list[MeasurementSet] = []
 

@@ -1,0 +1,38 @@
+"""Full scoring reports of the bundled examples, as snapshots (read the diff before accepting one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.context import load_context
+from engine.render import to_json, to_markdown
+from engine.scoring import score
+from engine.submission import load_submission
+from engine.year import load_year
+
+from conftest import EXAMPLES, RULES
+
+CASES = [
+    ("2023-individual.json", "2023-context.yaml"),
+    ("2024-individual.json", "2024-context.yaml"),
+    ("2024-individual.json", "2024-small-practice.yaml"),
+]
+
+
+@pytest.mark.parametrize("submission, context", CASES, ids=[f"{s}+{c}" for s, c in CASES])
+def test_example_report(submission, context, snapshot):
+    sub = load_submission(EXAMPLES / submission)
+    ctx = load_context(EXAMPLES / context)
+    year = load_year(sub.performanceYear, RULES)
+    report = score(year, sub, ctx).report
+    assert to_json(report) == snapshot(name="json")
+    assert to_markdown(report) == snapshot(name="markdown")
+
+
+def test_json_numbers_are_exact_json():
+    import json
+    from decimal import Decimal
+
+    text = to_json({"a": Decimal("82.35"), "b": Decimal("30"), "c": None, "d": [Decimal("0.10")], "e": "x"})
+    assert json.loads(text, parse_float=Decimal) == {"a": Decimal("82.35"), "b": 30, "c": None,
+                                                     "d": [Decimal("0.1")], "e": "x"}
