@@ -85,6 +85,18 @@ class ListLit(Node):
 
 
 @dataclass(frozen=True)
+class Let(Node):
+    name: str
+    value: Node
+    body: Node
+
+
+@dataclass(frozen=True)
+class RecordLit(Node):
+    fields: tuple[tuple[str, Node], ...]
+
+
+@dataclass(frozen=True)
 class Definition:
     """`name = expr` or `name(a, b) = expr`, with its annotations (`@source "…"`)."""
 
@@ -122,4 +134,8 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.body,)
     if isinstance(node, ListLit):
         return node.items
+    if isinstance(node, Let):
+        return (node.value, node.body)
+    if isinstance(node, RecordLit):
+        return tuple(v for _, v in node.fields)
     return ()

@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 from functools import cmp_to_key
 from typing import Any, Callable
 
-from dsl.values import EvalFailure, Table, require_list, require_number, table_key, type_name
+from dsl.values import EvalFailure, Table, require_list, require_number, type_name
 
 MAX_COLLECTION = 1_000_000  # evaluation refuses to build larger lists (untrusted rules)
 
@@ -226,21 +226,40 @@ def _coalesce(x: Any, default: Any) -> Any:
          "default when it is absent", min_args=2, max_args=3)
 def _get(record: Any, name: Any, default: Any = None) -> Any:
     if isinstance(record, Table):
-        k = table_key(name)
-        return record.rows.get(k, default)
+        return record.get(name, default)
     if isinstance(record, dict):
         v = record.get(name, default)
         return default if v is None else v
     raise EvalFailure(f"get needs a record or table, got {type_name(record)}")
 
 
-@builtin("has(record, name)", "true if the record has the field (or the table the row)", min_args=2, max_args=2)
+@builtin("has(record, name)", "true if the record has the field (or the table the row); false for anything else",
+         min_args=2, max_args=2)
 def _has(record: Any, name: Any) -> bool:
     if isinstance(record, Table):
-        return table_key(name) in record.rows
+        return record.get(name) is not None
     if isinstance(record, dict):
         return name in record
-    raise EvalFailure(f"has needs a record or table, got {type_name(record)}")
+    return False
+
+
+@builtin("merge(record, changes)", "a copy of the record with the fields of `changes` added or replaced",
+         min_args=2, max_args=2)
+def _merge(record: Any, changes: Any) -> dict[str, Any]:
+    if not isinstance(record, dict) or not isinstance(changes, dict):
+        raise EvalFailure(f"merge needs two records, got {type_name(record)} and {type_name(changes)}")
+    return {**record, **changes}
+
+
+@builtin("type_of(x)", "the kind of a value: number, text, boolean, none, list, set, record, table",
+         min_args=1, max_args=1)
+def _type_of(x: Any) -> str:
+    return type_name(x)
+
+
+@builtin("concat_text(a, b, …)", "texts (and numbers, written plainly) joined into one text", min_args=1, max_args=None)
+def _concat_text(*parts: Any) -> str:
+    return "".join(_text(p) if not isinstance(p, str) else p for p in parts)
 
 
 @builtin("rows(table)", "the rows of a table, in file order", min_args=1, max_args=1)

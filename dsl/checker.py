@@ -98,6 +98,10 @@ def _walk(node: ast.Node, local: frozenset[str], scope: Scope, result: CheckResu
     if isinstance(node, ast.Call):
         _check_call(node, local, scope, result, deps)
         return
+    if isinstance(node, ast.Let):
+        _walk(node.value, local, scope, result, deps)
+        _walk(node.body, local | {node.name}, scope, result, deps)
+        return
     if isinstance(node, ast.Field) and _check_field_chain(node, local, scope, result):
         return
     for child in ast.children(node):

@@ -181,8 +181,7 @@ def _member(x: Any, xs: Any) -> bool:
     if isinstance(xs, dict):
         return x in xs
     if isinstance(xs, Table):
-        from dsl.values import table_key
-        return table_key(x) in xs.rows
+        return xs.get(x) is not None
     if isinstance(xs, str) and isinstance(x, str):
         return x in xs
     raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
@@ -340,6 +339,22 @@ class Compiler:
             raise _fail(loc, f"`if` needs true or false, got {type_name(c)}")
 
         return choose
+
+    def _let(self, node: ast.Let, local: frozenset[str]) -> Code:
+        name = node.name
+        value = self.expr(node.value, local)
+        body = self.expr(node.body, local | {name})
+
+        def bind(f: Frame) -> Any:
+            inner = dict(f.locals)
+            inner[name] = value(f)
+            return body(Frame(f.ev, inner))
+
+        return bind
+
+    def _recordlit(self, node: ast.RecordLit, local: frozenset[str]) -> Code:
+        fields = [(name, self.expr(v, local)) for name, v in node.fields]
+        return lambda f: {name: code(f) for name, code in fields}
 
     def _lambda(self, node: ast.Lambda, local: frozenset[str]) -> Code:
         param = node.param

@@ -20,6 +20,7 @@ _TERMINAL_NAMES = {
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`",
     "DOT": "`.`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
     "AT": "`@`", "THEN": "`then`", "ELSE": "`else`", "IF": "`if`", "__ANON_0": "`->`",
+    "SEMICOLON": "`;`", "COLON": "`:`", "LBRACE": "`{`", "RBRACE": "`}`", "LET": "`let`",
     "$END": "end of file",
 }
 
@@ -79,6 +80,23 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def lambda_expr(self, meta, items):
         return ast.Lambda(self._l(meta), str(items[0]), items[1])
+
+    @v_args(meta=True)
+    def let_expr(self, meta, items):
+        return ast.Let(_loc(self.file, items[0]), str(items[0]), items[1], items[2])
+
+    def field_init(self, items):
+        return (str(items[0]), items[1], items[0])
+
+    @v_args(meta=True)
+    def record_(self, meta, items):
+        fields = [i for i in items if i is not None]
+        seen: set[str] = set()
+        for name, _, tok in fields:
+            if name in seen:
+                raise RuleSyntaxError(Diagnostic(f"the record has the field `{name}` twice", _loc(self.file, tok)))
+            seen.add(name)
+        return ast.RecordLit(self._l(meta), tuple((n, v) for n, v, _ in fields))
 
     @v_args(meta=True)
     def if_expr(self, meta, items):
@@ -201,7 +219,9 @@ def parse_rules(text: str, file: str = "<rules>") -> list[ast.Definition]:
         raise RuleSyntaxError(Diagnostic("expression nested too deeply", Location(file, 1, 1))) from None
     try:
         return _ToAst(file, text).transform(tree)
-    except VisitError as exc:  # pragma: no cover - transformer bugs surface clearly
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, RuleSyntaxError):
+            raise exc.orig_exc from None
         raise RuleSyntaxError(Diagnostic(f"could not read rule file: {exc.orig_exc}", Location(file, 1, 1))) from None
     except RecursionError:
         raise RuleSyntaxError(Diagnostic("expression nested too deeply", Location(file, 1, 1))) from None

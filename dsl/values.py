@@ -50,20 +50,55 @@ def table_key(value: Any) -> Any:
 def format_key(key: Any) -> str:
     if isinstance(key, frozenset):
         return "{" + ", ".join(sorted(str(k) for k in key)) + "}"
+    if isinstance(key, tuple):
+        return "[" + ", ".join(format_key(k) for k in key) + "]"
     return str(key)
+
+
+def composite_key(parts: Any) -> tuple[Any, ...]:
+    """A key of several fields in order (`[measure_id, submission_method]`)."""
+    return tuple(table_key(p) for p in parts)
 
 
 @dataclass
 class Table:
-    """Rows of a year's data keyed by what identifies them (a value or a set of categories)."""
+    """Rows of a year's data keyed by what identifies them.
+
+    A key is one field's value (a measure ID), a set of names (the reweighted
+    categories: `reweighted: [cost, pi]` matches in any order), or, when
+    `key_field` names several fields, those fields' values in order.
+    """
 
     name: str
-    key_field: str
+    key_field: str | tuple[str, ...]
     rows: dict[Any, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None
 
+    @property
+    def composite(self) -> bool:
+        return isinstance(self.key_field, tuple)
+
+    def normalise(self, key: Any) -> Any:
+        if self.composite:
+            if not isinstance(key, (tuple, list)) or len(key) != len(self.key_field):
+                raise EvalFailure(f"table `{self.name}` is keyed by [{', '.join(self.key_field)}]; "
+                                  f"look it up with a list of {len(self.key_field)} values")
+            return composite_key(key)
+        return table_key(key)
+
+    def row_key(self, row: dict[str, Any]) -> Any:
+        if self.composite:
+            return composite_key(row[f] for f in self.key_field)
+        return table_key(row[self.key_field])
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self.rows.get(self.normalise(key), default)
+        except TypeError:
+            return default
+
     def lookup(self, key: Any) -> dict[str, Any]:
-        k = table_key(key)
+        k = self.normalise(key)
         try:
             return self.rows[k]
         except (KeyError, TypeError):

@@ -16,7 +16,8 @@ from dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesErr
 from dsl.parser import parse_file
 from engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from engine.inputshapes import input_shapes
-from engine.yeardata import YearData, load_data_dir
+from engine.refdata import TABLE_KEYS, load_imported
+from engine.yeardata import YearData, apply_imported, load_data_dir
 
 RULE_SUFFIX = ".rules"
 
@@ -68,6 +69,18 @@ def resolve_year_folder(year: int | str | None, rules: Path | None = None) -> Pa
     raise RulesError(Diagnostic(f"no rules for {year} in {root}", hint=f"available: {', '.join(years) or 'none'}"))
 
 
+def _overlay_imported(data: YearData, reference: Path | None | bool) -> None:
+    if reference is False:
+        return
+    declared = data.items.get("program", {}).get("performance_year")
+    if declared is None or not isinstance(declared.value, Decimal):
+        return
+    home = None if reference in (None, True) else Path(reference)  # type: ignore[arg-type]
+    tables, path = load_imported(int(declared.value), home)
+    if path is not None:
+        apply_imported(data, tables, TABLE_KEYS, str(path))
+
+
 @dataclass
 class Year:
     """A loaded, checked and compiled year of rules."""
@@ -85,14 +98,19 @@ class Year:
 
 
 def load_year(year: int | str | None = None, rules: Path | None = None, *,
-              shapes: Mapping[str, Shape] | None = None) -> Year:
-    """Parse, check and compile a year folder. Raises RulesError with every problem found."""
+              shapes: Mapping[str, Shape] | None = None, reference: Path | None | bool = None) -> Year:
+    """Parse, check and compile a year folder. Raises RulesError with every problem found.
+
+    `reference` is where imported CMS reference data lives (default: `reference_home()`);
+    False loads only the subset shipped with the rules.
+    """
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
     problems: list[Diagnostic] = []
     data = YearData()
     try:
         data = load_data_dir(folder)
+        _overlay_imported(data, reference)
     except DataError as exc:
         problems.extend(exc.diagnostics)
     definitions: list[ast.Definition] = []

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dsl.errors import DataError, Diagnostic, Location, did_you_mean
-from dsl.values import Table, format_key, table_key, to_value
+from dsl.values import Table, format_key, to_value
 from engine.yamlsafe import LocatedDoc, load_yaml
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,7 +74,7 @@ class ValueItem(_Strict):
 
 class TableItem(_Strict):
     source: str
-    key: str
+    key: str | list[str]
     rows: list[dict[str, Any]] | None = None
     same_as: str | None = None
     except_: list[dict[str, Any]] | None = None
@@ -111,6 +111,7 @@ class Item:
     note: str | None
     carried_over: bool
     location: Location
+    imported_from: str | None = None
 
     @property
     def path(self) -> str:
@@ -219,6 +220,9 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
     loc = doc.where((name,))
     path = f"{ns}.{name}"
     before = len(problems)
+    key_field: str | tuple[str, ...] = spec.key if isinstance(spec.key, str) else tuple(spec.key)
+    key_fields = (key_field,) if isinstance(key_field, str) else key_field
+    shape = Table(path, key_field)
     rows: dict[Any, dict[str, Any]] = {}
     raw_rows: list[dict[str, Any]] = []
     if spec.same_as is not None:
@@ -233,7 +237,7 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
                                        doc.where((name, "same_as")), f"did you mean `{guess}`?" if guess else None))
             return None
         base_item = data.items[base_name.split(".")[0]][base_name.split(".")[1]]
-        if base.key_field != spec.key:
+        if base.key_field != key_field:
             problems.append(Diagnostic(f"`{path}` is keyed by `{spec.key}` but `{base_name}` by `{base.key_field}`",
                                        doc.where((name, "key"))))
             return None
@@ -251,11 +255,12 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
     seen: set[Any] = set()
     for i, row in enumerate(overrides):
         rloc = doc.where((name, override_field, i))
-        if spec.key not in row:
-            problems.append(Diagnostic(f"row {i + 1} of `{path}` has no key field `{spec.key}`", rloc,
-                                       _close_hint(row, spec.key)))
+        absent = [f for f in key_fields if f not in row]
+        if absent:
+            problems.append(Diagnostic(f"row {i + 1} of `{path}` has no key field `{absent[0]}`", rloc,
+                                       _close_hint(row, absent[0])))
             continue
-        key = table_key(row[spec.key])
+        key = shape.row_key(row)
         if key in seen:
             problems.append(Diagnostic(f"`{path}` has two rows for {format_key(key)}", rloc))
             continue
@@ -265,9 +270,10 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
                                        rloc))
             continue
         value_row = to_value(row)
-        value_row[spec.key] = key
+        if isinstance(key_field, str):
+            value_row[key_field] = key
         rows[key] = value_row
-        replaced = [j for j, r in enumerate(raw_rows) if table_key(r[spec.key]) == key]
+        replaced = [j for j, r in enumerate(raw_rows) if shape.row_key(r) == key]
         if replaced:
             raw_rows[replaced[0]] = row
         else:
@@ -279,7 +285,7 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
         _check_totals(path, spec.row_total, rows, loc, problems)
     if len(problems) > before:
         return None
-    table = Table(path, spec.key, rows, spec.source)
+    table = Table(path, key_field, rows, spec.source)
     return Item(ns, name, "table", table, raw_rows, spec.source, spec.confirmed, None, spec.note,
                 spec.carried_over, loc)
 
@@ -353,3 +359,26 @@ def _check_totals(path: str, total: RowTotal, rows: dict[Any, Any], loc: Locatio
         if s != want and not (total.allow_all_zero and s == 0):
             problems.append(Diagnostic(f"row {format_key(key)} of `{path}`: `{total.field}` adds up to {s}, "
                                        f"not {want}", loc))
+
+
+def apply_imported(data: YearData, tables: dict[str, list[dict[str, Any]]], keys: dict[str, Any],
+                   source: str) -> None:
+    """Merge imported reference rows into the year's tables; an imported row replaces the shipped one."""
+    for path, rows in tables.items():
+        ns, _, name = path.partition(".")
+        item = data.items.setdefault(ns, {}).get(name)
+        if item is not None and item.kind != "table":
+            raise DataError(Diagnostic(f"`{path}` is a value in the rules but a table in the imported data",
+                                       item.location))
+        if item is None:
+            key = keys.get(path, "id")
+            table = Table(path, key if isinstance(key, str) else tuple(key), {}, source)
+            item = Item(ns, name, "table", table, [], source, True, None, None, False, Location(source, 1, 1))
+            data.items[ns][name] = item
+        table = item.value
+        merged = dict(table.rows)
+        for row in rows:
+            value_row = to_value(row)
+            merged[table.row_key(value_row)] = value_row
+        item.value = Table(table.name, table.key_field, merged, f"{table.source}; imported: {source}")
+        item.imported_from = source
