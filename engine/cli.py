@@ -70,7 +70,9 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
           context: Optional[Path] = typer.Option(None, "--context", "-c", help="The scoring context (YAML or JSON)."),
           year: Optional[int] = typer.Option(None, "--year", "-y", help="Performance year (default: from the inputs)."),
           rules: Optional[Path] = RulesOption,
-          format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown.")) -> None:
+          format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown."),
+          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder "
+                                                   "(default: $MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference).")) -> None:
     """Score one submission and print its report."""
     from dsl.errors import RulesError
     from engine.context import load_context, resolve_performance_year
@@ -84,7 +86,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         ctx = load_context(context)
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
                                       context_source=str(context or "<context>"), requested=year)
-        loaded = load_year(py, rules)
+        loaded = load_year(py, rules, reference=reference)
         report = score_submission(loaded, sub, ctx).report
     except RulesError as exc:
         _fail(exc)
@@ -97,6 +99,37 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         from rich.console import Console
 
         print_table(report, Console())
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Reference data from CMS's published files.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("import")
+def data_import(year: int = typer.Argument(..., help="The performance year the files are for."),
+                path: Path = typer.Argument(..., help="A folder with CMS's measures-data.json and benchmarks.json "
+                                                      "(or benchmarks.csv), as in CMS's qpp-measures-data."),
+                to: Optional[Path] = typer.Option(None, "--to", help="Where to store it (default: "
+                                                  "$MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference).")) -> None:
+    """Import a year's measure inventory and benchmarks; nothing is written if any row is bad."""
+    from dsl.errors import RulesError
+    from engine.refdata import import_reference
+
+    try:
+        result, stored = import_reference(year, path, to)
+    except RulesError as exc:
+        _fail(exc)
+        return
+    if stored is None:
+        for d in result.problems[:50]:
+            typer.echo(d.render(), err=True)
+        more = len(result.problems) - 50
+        typer.echo(f"{len(result.problems)} problem(s){f' ({more} more not shown)' if more > 0 else ''}; "
+                   "nothing was imported", err=True)
+        raise typer.Exit(1)
+    for name, n in result.counts().items():
+        typer.echo(f"{name}: {n} rows")
+    typer.echo(f"imported {year} reference data into {stored}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -23,6 +23,7 @@ REQUIRED_DEFINITIONS: tuple[Requirement, ...] = (
     Requirement("category_weight", ("c",), "a category's weight in percent of the final score"),
     Requirement("category_points", ("c",), "a category's contribution to the final score, score × weight / 100"),
     Requirement("category_reweighted", ("c",), "true when the category's weight was moved to others"),
+    Requirement("category_measures", ("c",), "the per-measure detail of a computed category, or none"),
     Requirement("complex_patient_bonus", None, "bonus points added to the final score"),
     Requirement("final_score", None, "the final score, 0–100, as CMS publishes it"),
     Requirement("payment_adjustment_applies", None, "whether the final score sets a payment adjustment"),

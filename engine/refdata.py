@@ -294,6 +294,7 @@ def store(result: ImportResult, home: Path | None = None) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(payload, out, separators=(",", ":"))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target_dir / STORE_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

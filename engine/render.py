@@ -104,11 +104,35 @@ def category_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+MEASURE_COLUMNS = ("Measure", "Collection type", "Rate", "Complete", "Points", "Counted", "Why")
+
+# CMS's names for the collection types behind QPP JSON's submission methods (for display only).
+COLLECTION_TYPES = {"electronicHealthRecord": "eCQM", "registry": "MIPS CQM", "claims": "Part B claims",
+                    "cmsWebInterface": "Web Interface", "certifiedSurveyVendor": "CAHPS survey",
+                    "administrativeClaims": "admin claims"}
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
+
+
+def measure_rows(category: dict[str, Any]) -> list[list[str]]:
+    """One row per measure of a computed category (quality); rates shown as CMS shows them (96.37%)."""
+    return [[m["measure_id"], COLLECTION_TYPES.get(m["submission_method"], m["submission_method"]),
+             _percent(m["performance_rate"]), _percent(m["data_completeness"]), _cell(m["points"]),
+             "yes" if m["counted"] else "", m["reason"] or ""] for m in category.get("measures", [])]
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     lines = [f"# MIPS final score, performance year {report['performance_year']}", "",
              f"Reporting option: {report['reporting_option']}", "",
              "| Category | Score | Weight | Points | Reweighted |", "|---|---:|---:|---:|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in category_rows(report)]
+    for c, cat in report["categories"].items():
+        if cat.get("measures"):
+            lines += ["", f"## {CATEGORY_TITLES.get(c, c)} measures", "",
+                      "| " + " | ".join(MEASURE_COLUMNS) + " |", "|---|---|---:|---:|---:|---|---|"]
+            lines += ["| " + " | ".join(r) + " |" for r in measure_rows(cat)]
     lines += ["", f"- Complex patient bonus: {_cell(report['complex_patient_bonus'])}",
               f"- **Final score: {_two_places(report['final_score'])} / 100**",
               f"- Payment adjustment: {_adjustment_text(report)}", ""]
@@ -131,4 +155,13 @@ def print_table(report: dict[str, Any], console: Any) -> None:
     table.add_row("Complex patient bonus", "", "", _cell(report["complex_patient_bonus"]), "")
     table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
     console.print(table)
+    for c, cat in report["categories"].items():
+        if cat.get("measures"):
+            detail = Table(title=f"{CATEGORY_TITLES.get(c, c)} measures", title_justify="left")
+            for col in MEASURE_COLUMNS:
+                detail.add_column(col, justify="right" if col in ("Rate", "Complete", "Points") else "left",
+                                  no_wrap=col != "Why")
+            for row in measure_rows(cat):
+                detail.add_row(*row)
+            console.print(detail)
     console.print(f"Payment adjustment: {_adjustment_text(report)}")

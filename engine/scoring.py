@@ -43,6 +43,9 @@ def build_report(year: Year, ev: Evaluation, context: Context) -> dict[str, Any]
             "points": ev.call("category_points", (c,)),
             "reweighted": ev.call("category_reweighted", (c,)),
         }
+        measures = ev.call("category_measures", (c,))
+        if measures is not None:
+            categories[c]["measures"] = measures
     report = {
         "performance_year": year.performance_year,
         "reporting_option": context.reporting_option,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 EXAMPLES = ROOT / "examples"
 SHARED = ROOT.parent / "shared"
+
+# Tests see only the reference data shipped with the rules, never a user's own import.
+os.environ["MIPS_REFERENCE_DIR"] = tempfile.mkdtemp(prefix="mips-reference-empty-")
 
 
 @pytest.fixture(scope="session")

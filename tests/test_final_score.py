@@ -34,12 +34,14 @@ SMALL_PRACTICE = {**REDISTRIBUTION, ("pi",): (40, 30, 30, 0), ("cost", "pi"): (5
 
 
 def report(year, *, small=False, option="traditional", bonus=0, election="none", **scores):
+    """Score with given category scores; a category left out is reweighted (an approved exception)."""
     ctx = parse_context({
         "reporting_option": option,
         "entity": {"type": "individual", "small_practice": small},
         "election": election,
         "complex_patient_bonus": D(str(bonus)),
         "category_scores": {k: D(str(v)) for k, v in scores.items()},
+        "exceptions": {c: c not in scores for c in CATS},
     })
     return score(year, None, ctx).report
 
