@@ -110,6 +110,33 @@ def test_topped_out_cap_and_its_absence_in_the_app(year_2024):
     assert app["points"] == 10 and app["counted"] is False  # not an APP measure, and never capped there
 
 
+def test_new_measure_floors(year_2023, year_2024):
+    # 497 is new in 2024 (floor 7); 485 is new in 2023, so in its second year in 2024 (floor 5).
+    sub = submission(2024, [("registry", [("497", rate(3, 97)),  # p1 0.09, p10 5.02 → 1.5903
+                                          ("485", rate(30, 70))])])  # p10 22.58, p20 32.09 → 2.7802
+    ms = by_id(quality(year_2024, sub))
+    assert ms[("497", "registry")]["points"] == 7
+    assert ms[("497", "registry")]["reason"] == "new measure: floor of 7 points"
+    assert ms[("485", "registry")]["points"] == 5
+    first_year = by_id(quality(year_2023, submission(2023, [("registry", [("485", rate(30, 70))])])))
+    assert first_year[("485", "registry")]["points"] == 7
+
+
+def test_multi_rate_measures_use_the_overall_algorithm(year_2024):
+    # 305 (simpleAverage), CMS's own example values: 47 of 60 and 121 of 147 → the mean of the two rates.
+    strata = {"strata": [{**rate(47, 13), "stratum": "14Days"}, {**rate(121, 26), "stratum": "34Days"}]}
+    # 238 (overallStratumOnly): only the stratum named "overall" counts.
+    overall_only = {"strata": [{**rate(50, 50), "stratum": "appropriateDiagnosis"},
+                               {**rate(5, 95), "stratum": "overall"}]}
+    sub = submission(2024, [("electronicHealthRecord", [("305", strata), ("238", overall_only)])])
+    ms = by_id(quality(year_2024, sub))
+    expected = (D(47) / 60 + D(121) / 147) / 2 * 100
+    assert close(ms[("305", "electronicHealthRecord")]["performance_rate"], expected)
+    assert ms[("305", "electronicHealthRecord")]["data_completeness"] == 100
+    assert ms[("238", "electronicHealthRecord")]["performance_rate"] == 5
+    assert ms[("238", "electronicHealthRecord")]["data_completeness"] == 100
+
+
 # ---------------------------------------------------------------------------
 # Selection
 # ---------------------------------------------------------------------------
