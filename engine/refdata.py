@@ -140,17 +140,25 @@ _INVENTORY: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = 
 }
 
 
-def read_inventory(path: Path, result: ImportResult) -> None:
-    """measures-data.json: every quality measure, activity, PI and cost measure of the year."""
+def _read_json_list(path: Path, what: str, result: ImportResult) -> list[Any] | None:
+    """A CMS JSON file that must hold a list; a problem is recorded, not raised."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problems.append(Diagnostic(f"cannot read the measure inventory: {exc}", Location(str(path), 1, 1)))
-        return
+        result.problems.append(Diagnostic(f"cannot read the {what}: {exc}", Location(str(path), 1, 1)))
+        return None
     if not isinstance(data, list):
-        result.problems.append(Diagnostic("the measure inventory must be a JSON list", Location(str(path), 1, 1)))
-        return
+        result.problems.append(Diagnostic(f"the {what} must be a JSON list", Location(str(path), 1, 1)))
+        return None
     result.sources.append(str(path))
+    return data
+
+
+def read_inventory(path: Path, result: ImportResult) -> None:
+    """measures-data.json: every quality measure, activity, PI and cost measure of the year."""
+    data = _read_json_list(path, "measure inventory", result)
+    if data is None:
+        return
     for table, _ in _INVENTORY.values():
         result.tables.setdefault(table, [])
     for i, m in enumerate(data):
@@ -178,15 +186,9 @@ def _benchmark_row(measure_id: Any, method: Any, inverse: Any, topped: Any, topp
 
 
 def read_benchmarks_json(path: Path, result: ImportResult) -> None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problems.append(Diagnostic(f"cannot read the benchmarks: {exc}", Location(str(path), 1, 1)))
+    data = _read_json_list(path, "benchmarks", result)
+    if data is None:
         return
-    if not isinstance(data, list):
-        result.problems.append(Diagnostic("benchmarks must be a JSON list", Location(str(path), 1, 1)))
-        return
-    result.sources.append(str(path))
     rows = result.tables.setdefault("benchmarks.quality", [])
     for i, b in enumerate(data):
         try:
