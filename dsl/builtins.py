@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 from functools import cmp_to_key
 from typing import Any, Callable
 
-from dsl.values import EvalFailure, Table, require_list, require_number, type_name
+from dsl.values import EvalFailure, Table, equal, require_list, require_number, type_name
 
 MAX_COLLECTION = 1_000_000  # evaluation refuses to build larger lists (untrusted rules)
 
@@ -211,10 +211,11 @@ def _set(xs: Any) -> frozenset[Any]:
 
 @builtin("distinct(xs)", "the items without repeats, in first-seen order", min_args=1, max_args=1)
 def _distinct(xs: Any) -> tuple[Any, ...]:
-    seen: dict[Any, None] = {}
+    out: list[Any] = []
     for item in require_list(xs, "distinct"):
-        seen.setdefault(item, None)
-    return tuple(seen)
+        if not any(equal(item, kept) for kept in out):
+            out.append(item)
+    return tuple(out)
 
 
 @builtin("coalesce(x, default)", "x, or default when x is none", min_args=2, max_args=2)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from dsl import ast
 from dsl.builtins import BUILTINS, truth
 from dsl.errors import Diagnostic, EvaluationError, Location
-from dsl.values import EvalFailure, Table, type_name
+from dsl.values import EvalFailure, Table, equal, type_name
 
 # Arithmetic for every evaluation: 34 significant digits, exact where the
 # inputs allow; rounding happens only through the rounding built-ins.
@@ -154,12 +154,7 @@ def _num(v: Any, op: str) -> Decimal:
     raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if type(a) is type(b):
-        return a == b
-    if isinstance(a, (tuple, frozenset)) and isinstance(b, (tuple, frozenset)):
-        return frozenset(a) == frozenset(b)
-    return False
+_equal = equal
 
 
 def _order(op: str) -> Callable[[Any, Any], bool]:

@@ -136,6 +136,19 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def equal(a: Any, b: Any) -> bool:
+    """The rule language's `==`: values of different kinds are never equal (1 is not true)."""
+    if type(a) is type(b):
+        if isinstance(a, tuple):
+            return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+        return a == b
+    if isinstance(a, (tuple, frozenset)) and isinstance(b, (tuple, frozenset)):
+        return frozenset(a) == frozenset(b)
+    return False
+
+
 def require_number(value: Any, what: str) -> Decimal:
     if isinstance(value, Decimal):
         return value

@@ -141,6 +141,13 @@ class QualityInfo(_Closed):
     denominator_reduction: NonNegative = Decimal(0)
 
 
+class ComplexPatient(_Closed):
+    """Inputs of the complex patient bonus, as standard scores against the prior-year distribution."""
+
+    hcc_risk_z: StrictNumber | None = None
+    dual_eligible_z: StrictNumber | None = None
+
+
 class CategoryScores(_Closed):
     """Category scores given directly (percent), overriding what the rules would compute."""
 
@@ -178,6 +185,7 @@ class Context(_Closed):
     cost: CostInfo | None = None
     quality: QualityInfo | None = None
     complex_patient_bonus: Points10 = Decimal(0)
+    complex_patient: ComplexPatient | None = None
     category_scores: CategoryScores = CategoryScores()
     facility_based: FacilityBased | None = None
     pi_rollup: list[PiRollup] | None = None

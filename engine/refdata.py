@@ -254,13 +254,29 @@ def read_cms_folder(year: int, folder: Path) -> ImportResult:
     if not result.sources:
         raise DataError(Diagnostic(f"no CMS files found in {folder}",
                                    hint="expected measures-data.json and benchmarks.json (or benchmarks.csv)"))
+    _split_cost_benchmarks(result)
     _dedupe(result)
     return result
+
+
+def _split_cost_benchmarks(result: ImportResult) -> None:
+    """Cost measures' benchmarks (same file as quality's) go to their own table, `benchmarks.cost`."""
+    rows = result.tables.get("benchmarks.quality")
+    if not rows:
+        return
+    cost_ids = {r["measure_id"] for r in result.tables.get("measures.cost", [])}
+
+    def is_cost(row: dict[str, Any]) -> bool:
+        return row["measure_id"] in cost_ids or row["measure_id"].startswith(("COST_", "TPCC", "MSPB"))
+
+    result.tables["benchmarks.cost"] = [r for r in rows if is_cost(r)]
+    result.tables["benchmarks.quality"] = [r for r in rows if not is_cost(r)]
 
 
 TABLE_KEYS: dict[str, str | tuple[str, ...]] = {
     "measures.quality": "measure_id", "measures.ia": "activity_id", "measures.pi": "measure_id",
     "measures.cost": "measure_id", "benchmarks.quality": ("measure_id", "submission_method"),
+    "benchmarks.cost": ("measure_id", "submission_method"),
 }
 
 

@@ -116,23 +116,37 @@ def _percent(value: Any) -> str:
     return "—" if value is None else f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 
-def measure_rows(category: dict[str, Any]) -> list[list[str]]:
-    """One row per measure of a computed category (quality); rates shown as CMS shows them (96.37%)."""
-    return [[m["measure_id"], COLLECTION_TYPES.get(m["submission_method"], m["submission_method"]),
+def detail_table(category: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of a computed category's detail: quality measures as CMS shows them
+    (rates as 96.37%), other categories' records column by column."""
+    records = category.get("measures") or []
+    if records and "performance_rate" in records[0]:
+        return list(MEASURE_COLUMNS), [
+            [m["measure_id"], COLLECTION_TYPES.get(m["submission_method"], m["submission_method"]),
              _percent(m["performance_rate"]), _percent(m["data_completeness"]), _cell(m["points"]),
-             "yes" if m["counted"] else "", m["reason"] or ""] for m in category.get("measures", [])]
+             "yes" if m["counted"] else "", m["reason"] or ""] for m in records]
+    columns = list(records[0]) if records else []
+    return ([c.replace("_", " ").capitalize() for c in columns],
+            [[_cell(r.get(c)) if r.get(c) is not None else "" for c in columns] for r in records])
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     lines = [f"# MIPS final score, performance year {report['performance_year']}", "",
-             f"Reporting option: {report['reporting_option']}", "",
+             f"Reporting option: {report['reporting_option']}; entity: {report['entity']['type']}; "
+             f"eligibility: {report['eligibility']}"
+             + ("; facility-based scoring" if report.get("scoring_basis") == "facility" else ""), "",
              "| Category | Score | Weight | Points | Reweighted |", "|---|---:|---:|---:|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in category_rows(report)]
+    reasons = [f"- {CATEGORY_TITLES.get(c, c)}: {cat['reason']}" for c, cat in report["categories"].items()
+               if cat.get("reason")]
+    if reasons:
+        lines += ["", *reasons]
     for c, cat in report["categories"].items():
         if cat.get("measures"):
-            lines += ["", f"## {CATEGORY_TITLES.get(c, c)} measures", "",
-                      "| " + " | ".join(MEASURE_COLUMNS) + " |", "|---|---|---:|---:|---:|---|---|"]
-            lines += ["| " + " | ".join(r) + " |" for r in measure_rows(cat)]
+            columns, rows = detail_table(cat)
+            lines += ["", f"## {CATEGORY_TITLES.get(c, c)} detail", "",
+                      "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", f"- Complex patient bonus: {_cell(report['complex_patient_bonus'])}",
               f"- **Final score: {_two_places(report['final_score'])} / 100**",
               f"- Payment adjustment: {_adjustment_text(report)}", ""]
@@ -156,12 +170,16 @@ def print_table(report: dict[str, Any], console: Any) -> None:
     table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
     console.print(table)
     for c, cat in report["categories"].items():
+        if cat.get("reason"):
+            console.print(f"{CATEGORY_TITLES.get(c, c)}: {cat['reason']}")
+    for c, cat in report["categories"].items():
         if cat.get("measures"):
-            detail = Table(title=f"{CATEGORY_TITLES.get(c, c)} measures", title_justify="left")
-            for col in MEASURE_COLUMNS:
-                detail.add_column(col, justify="right" if col in ("Rate", "Complete", "Points") else "left",
-                                  no_wrap=col != "Why")
-            for row in measure_rows(cat):
+            columns, rows = detail_table(cat)
+            detail = Table(title=f"{CATEGORY_TITLES.get(c, c)} detail", title_justify="left")
+            for col in columns:
+                detail.add_column(col, justify="right" if col in ("Rate", "Complete", "Points", "Max points") else "left",
+                                  no_wrap=col not in ("Why", "Reason"))
+            for row in rows:
                 detail.add_row(*row)
             console.print(detail)
     console.print(f"Payment adjustment: {_adjustment_text(report)}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl.compiler import Evaluation
+from dsl.errors import Diagnostic, InputError
 from dsl.values import to_plain, to_value
 from engine.context import Context
 from engine.submission import Submission
@@ -33,8 +34,12 @@ def _empty_submission() -> dict[str, Any]:
             "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}
 
 
-def build_report(year: Year, ev: Evaluation, context: Context) -> dict[str, Any]:
+def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None) -> dict[str, Any]:
     """The report's fields, each the value of a named definition of the year."""
+    entity = {"type": context.entity.type,
+              "tin": submission.taxpayerIdentificationNumber if submission is not None else None,
+              "npi": submission.nationalProviderIdentifier if submission is not None else None,
+              "entity_id": submission.entityId if submission is not None else None}
     categories: dict[str, Any] = {}
     for c in ev.value("categories"):
         categories[c] = {
@@ -43,12 +48,21 @@ def build_report(year: Year, ev: Evaluation, context: Context) -> dict[str, Any]
             "points": ev.call("category_points", (c,)),
             "reweighted": ev.call("category_reweighted", (c,)),
         }
+        reason = ev.call("category_reason", (c,))
+        if reason is not None:
+            categories[c]["reason"] = reason
         measures = ev.call("category_measures", (c,))
         if measures is not None:
             categories[c]["measures"] = measures
+    rejections = ev.value("rejections")
+    if rejections:
+        raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
     report = {
         "performance_year": year.performance_year,
         "reporting_option": context.reporting_option,
+        "entity": entity,
+        "eligibility": ev.value("eligibility_status"),
+        "scoring_basis": ev.value("scoring_basis"),
         "final_score": ev.value("final_score"),
         "categories": categories,
         "complex_patient_bonus": ev.value("complex_patient_bonus"),
@@ -66,4 +80,4 @@ def score(year: Year, submission: Submission | None, context: Context | None = N
           trace: bool = False) -> Scored:
     context = context if context is not None else Context()
     ev = evaluate(year, submission, context, trace=trace)
-    return Scored(build_report(year, ev, context), ev)
+    return Scored(build_report(year, ev, context, submission), ev)

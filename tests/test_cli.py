@@ -28,11 +28,12 @@ def test_check_one_year():
 
 
 def test_check_broken_copy_fails_with_positions(year_copy):
-    folder = year_copy(edits={"final.rules": [("weights.redistribution[reweighted]", "weights.redistribution[reweighte]")]})
+    folder = year_copy(edits={"final.rules": [("weights.redistribution[reweighted_in(basis)]",
+                                               "weights.redistribution[reweighted_in(basi)]")]})
     result = runner.invoke(app, ["check", "--rules", str(folder)])
     assert result.exit_code == 1
-    assert "final.rules:" in result.output and "undefined name `reweighte`" in result.output
-    assert "did you mean `reweighted`?" in result.output
+    assert "final.rules:" in result.output and "undefined name `basi`" in result.output
+    assert "did you mean `basis`?" in result.output
     assert "Traceback" not in result.output
 
 
@@ -52,7 +53,8 @@ def test_score_json_both_years():
         assert report["performance_year"] == year
         # 71.2 × 55% + 100 × 15% + 80 × 30% + 2.5 bonus
         assert report["final_score"] == Decimal("80.66")
-        assert report["categories"]["cost"] == {"score": None, "weight": 0, "points": 0, "reweighted": True}
+        assert report["categories"]["cost"] == {"score": None, "weight": 0, "points": 0, "reweighted": True,
+                                                "reason": "reweighted: no cost measure scored"}
 
 
 def test_score_table():

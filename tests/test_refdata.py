@@ -17,13 +17,15 @@ from conftest import RULES, shared_path
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("year, quality, benchmarks", [(2023, 471, 385), (2024, 413, 358)])
-def test_import_real_files(tmp_path, year, quality, benchmarks):
+# CMS's files: 385 benchmark rows in 2023 (361 quality + 24 cost), 358 in 2024 (330 + 28).
+@pytest.mark.parametrize("year, quality, benchmarks, cost_benchmarks", [(2023, 471, 361, 24), (2024, 413, 330, 28)])
+def test_import_real_files(tmp_path, year, quality, benchmarks, cost_benchmarks):
     folder = shared_path("cms", "qpp-measures-data", str(year))
     result = runner.invoke(app, ["data", "import", str(year), str(folder), "--to", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"measures.quality: {quality} rows" in result.output
     assert f"benchmarks.quality: {benchmarks} rows" in result.output
+    assert f"benchmarks.cost: {cost_benchmarks} rows" in result.output
     loaded = load_year(year, RULES, reference=tmp_path)
     table = loaded.namespaces()["benchmarks"]["quality"]
     assert len(table) == benchmarks

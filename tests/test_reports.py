@@ -15,7 +15,7 @@ from conftest import EXAMPLES, RULES
 CASES = [
     ("2023-individual.json", "2023-context.yaml"),
     ("2024-individual.json", "2024-context.yaml"),
-    ("2024-individual.json", "2024-small-practice.yaml"),
+    ("2024-small-practice.json", "2024-small-practice.yaml"),
     ("2023-group-quality.json", "2023-group-context.yaml"),
     ("2024-group-quality.json", "2024-group-context.yaml"),
 ]
