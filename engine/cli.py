@@ -101,6 +101,33 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         print_table(report, Console())
 
 
+@app.command()
+def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rulesctl score --format json) of one "
+                                                            "TIN/NPI's participations."),
+              rules: Optional[Path] = RulesOption,
+              format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown.")) -> None:
+    """Choose the score that sets a clinician's payment adjustment among several participations."""
+    from dsl.errors import RulesError
+    from engine.attribution import attribute as choose, load_report
+    from engine.render import to_json
+    from engine.year import load_year
+
+    try:
+        loaded_reports = [load_report(p) for p in reports]
+        year = load_year(int(loaded_reports[0]["performance_year"]), rules)
+        index, reason = choose(year, loaded_reports)
+    except RulesError as exc:
+        _fail(exc)
+        return
+    chosen = loaded_reports[index]
+    if format is ReportFormat.json:
+        sys.stdout.write(to_json({"chosen": str(reports[index]), "index": index, "reason": reason,
+                                  "entity": chosen["entity"], "final_score": chosen["final_score"],
+                                  "payment_adjustment": chosen.get("payment_adjustment")}))
+    else:
+        typer.echo(f"{reports[index]}: {chosen['entity']['type']}, final score {chosen['final_score']} — {reason}")
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Reference data from CMS's published files.")
 app.add_typer(data_app, name="data")
 

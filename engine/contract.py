@@ -27,6 +27,8 @@ REQUIRED_DEFINITIONS: tuple[Requirement, ...] = (
     Requirement("category_reason", ("c",), "why the category scored as it did (reweighting, a zero …), or none"),
     Requirement("scoring_basis", None, "standard, or facility when facility-based scores gave the higher final score"),
     Requirement("eligibility_status", None, "eligible, opt_in_eligible or exempt"),
+    Requirement("attribute", ("reports",), "of several reports for one TIN/NPI, {index, reason} of the one that sets "
+                                           "the payment adjustment"),
     Requirement("rejections", None, "reasons the inputs cannot be scored at all (an empty list when they can)"),
     Requirement("complex_patient_bonus", None, "bonus points added to the final score"),
     Requirement("final_score", None, "the final score, 0–100, as CMS publishes it"),

@@ -1,0 +1,40 @@
+"""Which of one clinician's several scores sets the payment adjustment (the year's `attribute` rule)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dsl.errors import Diagnostic, InputError
+from dsl.values import to_value
+from engine.context import Context
+from engine.scoring import evaluate
+from engine.year import Year
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """A JSON report written by `rulesctl score --format json`."""
+    from decimal import Decimal
+
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(Diagnostic(f"{path}: not a readable JSON report ({exc})")) from None
+    missing = [k for k in ("performance_year", "final_score", "entity") if not isinstance(report, dict) or k not in report]
+    if missing:
+        raise InputError(Diagnostic(f"{path}: not a scoring report (missing {', '.join(missing)})"))
+    return report
+
+
+def attribute(year: Year, reports: list[dict[str, Any]]) -> tuple[int, str]:
+    """The index of the report that sets the payment adjustment, and why."""
+    if not reports:
+        raise InputError(Diagnostic("no reports to choose from"))
+    years = {int(r["performance_year"]) for r in reports}
+    if years != {year.performance_year}:
+        raise InputError(Diagnostic(f"the reports are for {', '.join(map(str, sorted(years)))}; "
+                                    f"they must all be for {year.performance_year}"))
+    indexed = [to_value({**r, "index": i}) for i, r in enumerate(reports)]
+    choice = evaluate(year, None, Context()).call("attribute", (tuple(indexed),))
+    return int(choice["index"]), choice["reason"]
