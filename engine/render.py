@@ -97,10 +97,11 @@ def _adjustment_text(report: dict[str, Any]) -> str:
 
 
 def category_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Scores and points to two decimals, as CMS's feedback shows them (the JSON keeps more)."""
     rows = []
     for c, cat in report["categories"].items():
-        rows.append([CATEGORY_TITLES.get(c, c), _cell(cat["score"], "%"), _cell(cat["weight"], "%"),
-                     _cell(cat["points"]), "yes" if cat["reweighted"] else ""])
+        rows.append([CATEGORY_TITLES.get(c, c), "—" if cat["score"] is None else _two_places(cat["score"]) + "%",
+                     _cell(cat["weight"], "%"), _two_places(cat["points"]), "yes" if cat["reweighted"] else ""])
     return rows
 
 
@@ -147,7 +148,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines += ["", f"## {CATEGORY_TITLES.get(c, c)} detail", "",
                       "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
             lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", f"- Complex patient bonus: {_cell(report['complex_patient_bonus'])}",
+    lines += ["", f"- Complex patient bonus: {_two_places(report['complex_patient_bonus'])}",
               f"- **Final score: {_two_places(report['final_score'])} / 100**",
               f"- Payment adjustment: {_adjustment_text(report)}", ""]
     return "\n".join(lines)
@@ -166,7 +167,7 @@ def print_table(report: dict[str, Any], console: Any) -> None:
     for row in category_rows(report):
         table.add_row(*row)
     table.add_section()
-    table.add_row("Complex patient bonus", "", "", _cell(report["complex_patient_bonus"]), "")
+    table.add_row("Complex patient bonus", "", "", _two_places(report["complex_patient_bonus"]), "")
     table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
     console.print(table)
     for c, cat in report["categories"].items():

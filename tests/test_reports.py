@@ -18,6 +18,8 @@ CASES = [
     ("2024-small-practice.json", "2024-small-practice.yaml"),
     ("2023-group-quality.json", "2023-group-context.yaml"),
     ("2024-group-quality.json", "2024-group-context.yaml"),
+    ("2023-full.json", "2023-full-context.yaml"),
+    ("2024-full.json", "2024-full-context.yaml"),
 ]
 
 
