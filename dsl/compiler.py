@@ -45,19 +45,21 @@ class CompiledRules:
     definitions: dict[str, ast.Definition]
     values: dict[str, Code] = field(default_factory=dict)
     functions: dict[str, tuple[tuple[str, ...], Code]] = field(default_factory=dict)
+    data_refs: dict[str, list[str]] = field(default_factory=dict)  # definition → data items it reads
 
     def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False) -> "Evaluation":
         return Evaluation(self, dict(inputs), trace=trace)
 
 
-@dataclass
+@dataclass(eq=False)
 class TraceEntry:
-    """One computed definition: for explanations."""
+    """One computed definition (or a table row it looked up): for explanations."""
 
     name: str
     args: tuple[Any, ...] | None
     value: Any
     uses: list["TraceEntry"] = field(default_factory=list)
+    kind: str = "rule"
 
 
 class Evaluation:
@@ -75,9 +77,13 @@ class Evaluation:
     # -- public API -------------------------------------------------------
     def value(self, name: str) -> Any:
         try:
-            return self.cache[name]
+            result = self.cache[name]
         except KeyError:
             pass
+        else:
+            if self.trace_on:
+                self._reuse(name)
+            return result
         code = self.rules.values.get(name)
         if code is None:
             raise EvaluationError(Diagnostic(f"no definition `{name}`"))
@@ -86,13 +92,17 @@ class Evaluation:
         return result
 
     def call(self, name: str, args: tuple[Any, ...]) -> Any:
-        key = (name, args)
+        key: Any = (name, args)
         try:
-            return self.cache[key]
+            result = self.cache[key]
         except KeyError:
             pass
         except TypeError:  # unhashable arguments (records, lists of records): no memo
             key = None
+        else:
+            if self.trace_on:
+                self._reuse(key)
+            return result
         params, code = self.rules.functions[name]
         result = self._run(name, args, code, dict(zip(params, args)))
         if key is not None:
@@ -103,7 +113,19 @@ class Evaluation:
     def trace(self) -> list[TraceEntry]:
         return self.trace_stack[0].uses if self.trace_stack else []
 
+    def note_row(self, table: Table, key: Any, row: Any) -> None:
+        """While tracing: a table row that was looked up (which redistribution row, which benchmark)."""
+        from dsl.values import format_key
+
+        self.trace_stack[-1].uses.append(TraceEntry(f"{table.name}[{format_key(table.normalise(key))}]", None, row,
+                                                    kind="row"))
+
     # -- internals --------------------------------------------------------
+    def _reuse(self, key: Any) -> None:
+        entry = self.trace_index.get(key)
+        if entry is not None and self.trace_stack:
+            self.trace_stack[-1].uses.append(entry)
+
     def _run(self, name: str, args: tuple[Any, ...] | None, code: Code, locals_: dict[str, Any]) -> Any:
         self.depth += 1
         if self.depth > MAX_CALL_DEPTH:
@@ -123,6 +145,10 @@ class Evaluation:
                 self.trace_stack.pop()
         if entry is not None:
             entry.value = result
+            try:
+                self.trace_index[name if args is None else (name, args)] = entry
+            except TypeError:
+                pass
         return result
 
 
@@ -201,12 +227,31 @@ class Compiler:
     def compile_all(self) -> CompiledRules:
         rules = CompiledRules(dict(self.definitions))
         for name, d in self.definitions.items():
+            rules.data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
             code = self.expr(d.body, frozenset(d.params or ()))
             if d.is_function:
                 rules.functions[name] = (tuple(d.params or ()), code)
             else:
                 rules.values[name] = code
         return rules
+
+    def data_refs(self, body: ast.Node, local: frozenset[str]) -> list[str]:
+        """The data items (`namespace.item`) a definition reads, for explanations."""
+        found: set[str] = set()
+        stack = [(body, local)]
+        while stack:
+            node, scope = stack.pop()
+            if isinstance(node, ast.Field) and isinstance(node.target, ast.Name) \
+                    and node.target.name in self.data and node.target.name not in scope:
+                found.add(f"{node.target.name}.{node.name}")
+            if isinstance(node, ast.Lambda):
+                scope = scope | {node.param}
+            if isinstance(node, ast.Let):
+                stack.append((node.value, scope))
+                stack.append((node.body, scope | {node.name}))
+                continue
+            stack.extend((child, scope) for child in ast.children(node))
+        return sorted(found)
 
     # Each method returns a closure Frame -> value.
     def expr(self, node: ast.Node, local: frozenset[str]) -> Code:
@@ -278,7 +323,10 @@ class Compiler:
             obj = target(f)
             k = key(f)
             if isinstance(obj, Table):
-                return obj.lookup(k)
+                row = obj.lookup(k)
+                if f.ev.trace_on:
+                    f.ev.note_row(obj, k, row)
+                return row
             if type(obj) is dict:
                 if k in obj:
                     return obj[k]

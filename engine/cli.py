@@ -23,6 +23,17 @@ class ReportFormat(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    html = "html"
+
+
+def _load_rules_arg(arg: str, rules: Optional[Path]):
+    """A year (`2024`, looked up under --rules) or a rules folder (`./draft/2024`)."""
+    from engine.year import load_year
+
+    path = Path(arg)
+    if not arg.isdigit() and path.exists():
+        return load_year(None, path)
+    return load_year(arg, rules)
 
 
 def _fail(exc: Exception, code: int = 1) -> None:
@@ -72,7 +83,13 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
           rules: Optional[Path] = RulesOption,
           format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown."),
           reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder "
-                                                   "(default: $MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference).")) -> None:
+                                                   "(default: $MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference)."),
+          explain: Optional[str] = typer.Option(None, "--explain",
+                                                help="Show how a value was computed: `--explain` for the final score, "
+                                                     "`--explain NAME` for one rule or report path "
+                                                     "(categories.quality.points, quality.measures.236.points, weight)."),
+          output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to a file "
+                                                "(written whole, or not at all).")) -> None:
     """Score one submission and print its report."""
     from dsl.errors import RulesError
     from engine.context import load_context, resolve_performance_year
@@ -87,18 +104,39 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
                                       context_source=str(context or "<context>"), requested=year)
         loaded = load_year(py, rules, reference=reference)
-        report = score_submission(loaded, sub, ctx).report
+        scored = score_submission(loaded, sub, ctx, trace=explain is not None)
+        report = scored.report
+        explanation = _explanation(loaded, scored, explain) if explain is not None else None
     except RulesError as exc:
         _fail(exc)
         return
     if format is ReportFormat.json:
-        sys.stdout.write(to_json(report))
+        if explanation is not None:
+            from engine.explain import as_json
+
+            report = {**report, "explanation": as_json(loaded, explanation)}
+        text = to_json(report)
     elif format is ReportFormat.markdown:
-        sys.stdout.write(to_markdown(report))
+        text = to_markdown(report)
+        if explanation is not None:
+            from engine.explain import as_text
+
+            text += "\n## How it was computed\n\n```\n" + as_text(loaded, explanation) + "```\n"
+    elif format is ReportFormat.html:
+        from engine.htmlreport import report_html
+
+        text = report_html(loaded, report, explanation)
     else:
         from rich.console import Console
 
-        print_table(report, Console())
+        console = Console(file=open(output, "w", encoding="utf-8") if output else None)  # noqa: SIM115
+        print_table(report, console)
+        if explanation is not None:
+            from engine.explain import as_text
+
+            console.print(as_text(loaded, explanation), markup=False, highlight=False)
+        return
+    _emit(text, output)
 
 
 @app.command()
@@ -126,6 +164,152 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
                                   "payment_adjustment": chosen.get("payment_adjustment")}))
     else:
         typer.echo(f"{reports[index]}: {chosen['entity']['type']}, final score {chosen['final_score']} — {reason}")
+
+
+@app.command()
+def diff(old: str = typer.Argument(..., help="A year (2023) or a rules folder (./draft/2024)."),
+         new: str = typer.Argument(..., help="A year or a rules folder."),
+         rules: Optional[Path] = RulesOption,
+         only: Optional[str] = typer.Option(None, "--only", help="Only changes whose rule path starts with this."),
+         format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
+                                             help="table, json, markdown or html.")) -> None:
+    """What changed between two years (or drafts) of rules. Exit 0: same; 1: different; 2: error."""
+    from dsl.errors import RulesError
+    from engine.diff import diff_years
+    from engine.diffrender import print_table as print_diff, to_html, to_json_text, to_markdown as diff_md
+
+    try:
+        a, b = _load_rules_arg(old, rules), _load_rules_arg(new, rules)
+    except RulesError as exc:
+        _fail(exc, 2)
+        return
+    result = diff_years(a, b, old, new).only(only)
+    if format is ReportFormat.json:
+        sys.stdout.write(to_json_text(result))
+    elif format is ReportFormat.markdown:
+        sys.stdout.write(diff_md(result))
+    elif format is ReportFormat.html:
+        sys.stdout.write(to_html(result))
+    else:
+        from rich.console import Console
+
+        print_diff(result, Console())
+    raise typer.Exit(0 if result.same else 1)
+
+
+@app.command("new-year")
+def new_year_command(year: int = typer.Argument(..., help="The year to create."),
+                     source: int = typer.Option(..., "--from", help="The year to copy."),
+                     rules: Optional[Path] = RulesOption) -> None:
+    """Start a year as a copy of another, every value marked as carried over until reviewed."""
+    from dsl.errors import RulesError
+    from engine.newyear import new_year
+    from engine.year import default_rules_root
+
+    try:
+        dest = new_year(rules if rules is not None else default_rules_root(), year, source)
+    except RulesError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"created {dest} from {source}: every value is marked `carried_over: true` until reviewed; "
+               f"`rulesctl check {year}` lists them, `rulesctl diff {source} {year}` shows what you edit")
+
+
+@app.command()
+def show(path: Optional[str] = typer.Argument(None, help="A data path (quality.case_minimum), a table "
+                                                         "(weights.redistribution) or a rule name (final_score)."),
+         year: Optional[int] = typer.Option(None, "--year", "-y", help="The year (default: the latest)."),
+         rules: Optional[Path] = RulesOption,
+         unconfirmed: bool = typer.Option(False, "--unconfirmed", help="List every value and rule still "
+                                                                       "marked unconfirmed.")) -> None:
+    """Show one value, table or rule with its source, unit and confirmation."""
+    from dsl.errors import RulesError
+    from engine.show import describe, unconfirmed_items
+    from engine.year import available_years, default_rules_root, load_year
+
+    try:
+        root = rules if rules is not None else default_rules_root()
+        chosen = year if year is not None else (available_years(root) or [None])[-1]
+        loaded = load_year(chosen, rules)
+        if unconfirmed:
+            typer.echo(unconfirmed_items(loaded))
+            return
+        if not path:
+            raise RulesError("give a PATH or --unconfirmed")
+        typer.echo(describe(loaded, path))
+    except RulesError as exc:
+        _fail(exc)
+
+
+@app.command("test")
+def test_command(target: Optional[str] = typer.Argument(None, help="A year, a rules folder, or a test file "
+                                                                  "(default: every year's tests)."),
+                 rules: Optional[Path] = RulesOption) -> None:
+    """Run the rule tests (YAML cases in rules/<year>/tests/); exit 1 if any fails."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dsl.errors import RulesError
+    from engine.diff import value_text
+    from engine.ruletests import run_files, test_files
+    from engine.year import default_rules_root, resolve_year_folder, year_folders
+
+    try:
+        root = rules if rules is not None else default_rules_root()
+        if target is None:
+            folders = year_folders(root)
+        elif Path(target).exists() and not target.isdigit():
+            folders = [Path(target)]
+        else:
+            folders = [resolve_year_folder(target, root)]
+    except RulesError as exc:
+        _fail(exc)
+        return
+    files = [f for folder in folders for f in test_files(folder)]
+    results = run_files(files, rules)
+    console = Console()
+    for r in results:
+        short = Path(r.file).parent.parent.name + "/" + Path(r.file).name
+        if r.ok:
+            console.print(f"[green]pass[/green]  {short}  {r.name}", highlight=False, soft_wrap=True)
+            continue
+        console.print(f"[red]FAIL[/red]  {short}  {r.name}", highlight=False, soft_wrap=True)
+        if r.error:
+            console.print(r.error, markup=False, highlight=False)
+            continue
+        detail = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
+        for col in ("      check", "expected", "actual"):
+            detail.add_column(col, overflow="fold")
+        for c in r.checks:
+            if not c.ok:
+                actual = c.actual if isinstance(c.actual, str) else value_text(c.actual)
+                detail.add_row(f"      {c.path}", value_text(c.expected), actual)
+        console.print(detail)
+    failed = sum(1 for r in results if not r.ok)
+    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed or not results:
+        raise typer.Exit(1)
+
+
+plot_app = typer.Typer(no_args_is_help=True, help="Charts of a year's rules, as self-contained SVG.")
+app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("payment-adjustment")
+def plot_payment_adjustment(years: list[str] = typer.Argument(..., help="Years or rules folders to draw."),
+                            output: Path = typer.Option(..., "--output", "-o", help="The SVG file to write."),
+                            rules: Optional[Path] = RulesOption) -> None:
+    """Final score → payment adjustment for the given years, on one chart."""
+    from dsl.errors import RulesError
+    from engine.plot import adjustment_curve, svg_chart
+
+    try:
+        curves = [(arg, adjustment_curve(_load_rules_arg(arg, rules))) for arg in years]
+    except RulesError as exc:
+        _fail(exc)
+        return
+    _emit(svg_chart(curves), output)
+    typer.echo(f"wrote {output}")
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Reference data from CMS's published files.")
@@ -159,8 +343,51 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
     typer.echo(f"imported {year} reference data into {stored}")
 
 
+def _explanation(year, scored, query: str):
+    """The trace entries a query names (the whole final score by default)."""
+    from dsl.errors import Diagnostic, RulesError
+    from engine.explain import find
+
+    entries = scored.evaluation.trace
+    found = find(entries, query)
+    if not found:
+        raise RulesError(Diagnostic(f"nothing named `{query}` was computed for this submission",
+                                    hint="try a rule name (final_score, category_weight, quality_points) or a "
+                                         "report path (categories.pi.score, quality.measures.001.points)"))
+    return found
+
+
+def _emit(text: str, output: Optional[Path]) -> None:
+    """stdout, or a file written through a temporary file and renamed: never half-written."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """`--explain` may stand alone (explain the final score) or name what to explain."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--explain" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "final_score")
+            break
+    return out
+
+
 def main() -> None:  # pragma: no cover - console entry point
-    app()
+    app(args=normalise_argv(sys.argv[1:]), prog_name="rulesctl")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,6 +81,19 @@ def _overlay_imported(data: YearData, reference: Path | None | bool) -> None:
         apply_imported(data, tables, TABLE_KEYS, str(path))
 
 
+def _carried_over_warnings(data: YearData) -> list[Diagnostic]:
+    """One warning per data file listing the values not yet reviewed for this year."""
+    out = []
+    for ns, items in data.items.items():
+        carried = [it for it in items.values() if it.carried_over]
+        if carried:
+            names = ", ".join(it.name for it in carried)
+            out.append(Diagnostic(f"{len(carried)} value(s) of `{ns}` carried over from another year and not yet "
+                                  f"reviewed: {names}", Location(carried[0].location.file, carried[0].location.line, 1),
+                                  hint="review each and remove its `carried_over: true`", severity="warning"))
+    return out
+
+
 @dataclass
 class Year:
     """A loaded, checked and compiled year of rules."""
@@ -148,6 +161,5 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise RuleCheckError(Diagnostic(f"asked for {year}, but {folder} holds the rules of {int(py)}",
                                         declared.location))
     compiled = Compiler(by_name, namespaces, shapes).compile_all()
-    warnings = [Diagnostic(f"`{it.path}` was carried over from another year and not yet reviewed",
-                           it.location, severity="warning") for it in data.all_items() if it.carried_over]
+    warnings = _carried_over_warnings(data)
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started)

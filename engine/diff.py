@@ -1,0 +1,202 @@
+"""Compare two years of rules semantically: values by rule path, table rows by their key,
+formulas as text diffs of their definitions, reference data as a summary."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsl.values import equal, format_key, to_plain
+from engine.year import Year
+from engine.yeardata import Item
+
+# Namespaces holding CMS reference data: summarised, not listed row by row.
+REFERENCE_NAMESPACES = ("measures", "benchmarks")
+
+
+@dataclass
+class Change:
+    """One difference between the two rule sets, addressed by its rule path."""
+
+    path: str
+    kind: str  # changed | added | removed
+    old: Any = None
+    new: Any = None
+    old_source: str | None = None
+    new_source: str | None = None
+    group: str = ""  # the data file or rule file it belongs to
+    text_diff: str | None = None  # for formulas
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"path": self.path, "kind": self.kind, "group": self.group, "old": to_plain(self.old),
+               "new": to_plain(self.new), "old_source": self.old_source, "new_source": self.new_source}
+        if self.text_diff is not None:
+            out["diff"] = self.text_diff
+        return out
+
+
+@dataclass
+class YearDiff:
+    old_label: str
+    new_label: str
+    changes: list[Change] = field(default_factory=list)
+    reference: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def same(self) -> bool:
+        return not self.changes and not any(r["added"] or r["removed"] or r.get("changed") for r in self.reference)
+
+    def only(self, prefix: str | None) -> "YearDiff":
+        if not prefix:
+            return self
+        keep = [c for c in self.changes if c.path.startswith(prefix)]
+        ref = [r for r in self.reference if r["table"].startswith(prefix) or prefix.startswith(r["table"])]
+        return YearDiff(self.old_label, self.new_label, keep, ref)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"old": self.old_label, "new": self.new_label, "same": self.same,
+                "changes": [c.as_dict() for c in self.changes], "reference": self.reference}
+
+
+def _scalar_list(value: Any) -> bool:
+    return isinstance(value, tuple) and all(not isinstance(v, (dict, tuple)) for v in value)
+
+
+def _compare(path: str, old: Any, new: Any, ctx: dict[str, Any], out: list[Change]) -> None:
+    """Record the differences between two values, recursing into records field by field."""
+    if equal(old, new):
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in old:
+            sub = f"{path}.{k}"
+            if k not in new:
+                out.append(Change(sub, "removed", old=old[k], **ctx))
+            else:
+                _compare(sub, old[k], new[k], ctx, out)
+        for k in new:
+            if k not in old:
+                out.append(Change(f"{path}.{k}", "added", new=new[k], **ctx))
+        return
+    if _scalar_list(old) and _scalar_list(new) and frozenset(old) == frozenset(new):
+        return  # same members, another order: not a policy change
+    out.append(Change(path, "changed", old=old, new=new, **ctx))
+
+
+def _row_label(table: Any, key: Any) -> str:
+    return f"[{format_key(key)}]"
+
+
+def _compare_items(ns: str, name: str, a: Item | None, b: Item | None, out: list[Change]) -> None:
+    path = f"{ns}.{name}"
+    ctx = {"old_source": a.source if a else None, "new_source": b.source if b else None, "group": f"{ns}.yaml"}
+    if a is None:
+        out.append(Change(path, "added", new=b.value if b.kind == "value" else f"table of {len(b.value)} rows", **ctx))
+        return
+    if b is None:
+        out.append(Change(path, "removed", old=a.value if a.kind == "value" else f"table of {len(a.value)} rows", **ctx))
+        return
+    if a.kind != b.kind:
+        out.append(Change(path, "changed", old=a.kind, new=b.kind, **ctx))
+        return
+    if a.kind == "value":
+        _compare(path, a.value, b.value, ctx, out)
+    else:
+        rows_a, rows_b = a.value.rows, b.value.rows
+        for key, row in rows_a.items():
+            label = f"{path}{_row_label(a.value, key)}"
+            if key not in rows_b:
+                out.append(Change(label, "removed", old=_without_key(row, a.value.key_field), **ctx))
+            else:
+                _compare(label, _without_key(row, a.value.key_field), _without_key(rows_b[key], b.value.key_field),
+                         ctx, out)
+        for key, row in rows_b.items():
+            if key not in rows_a:
+                out.append(Change(f"{path}{_row_label(b.value, key)}", "added",
+                                  new=_without_key(row, b.value.key_field), **ctx))
+    if a.confirmed != b.confirmed:
+        out.append(Change(f"{path}.confirmed", "changed", old=a.confirmed, new=b.confirmed, **ctx))
+
+
+def _without_key(row: dict[str, Any], key: Any) -> dict[str, Any]:
+    fields = (key,) if isinstance(key, str) else tuple(key)
+    return {k: v for k, v in row.items() if k not in fields}
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _formula_changes(a: Year, b: Year, out: list[Change]) -> None:
+    for name in sorted(set(a.definitions) | set(b.definitions)):
+        da, db = a.definitions.get(name), b.definitions.get(name)
+        group = _file_of(db or da)
+        ctx = {"old_source": da.source if da else None, "new_source": db.source if db else None, "group": group}
+        if da is None:
+            out.append(Change(f"rule {name}", "added", new=db.text, **ctx))
+        elif db is None:
+            out.append(Change(f"rule {name}", "removed", old=da.text, **ctx))
+        elif _normalise(da.text) != _normalise(db.text):
+            diff = "\n".join(difflib.unified_diff(da.text.splitlines(), db.text.splitlines(), a.folder.name,
+                                                  b.folder.name, lineterm="", n=2))
+            out.append(Change(f"rule {name}", "changed", old=da.text, new=db.text, text_diff=diff, **ctx))
+
+
+def _file_of(d: Any) -> str:
+    return d.loc.file.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _reference_summary(a: Year, b: Year) -> list[dict[str, Any]]:
+    """Measures and activities added, removed or re-weighted; benchmark counts."""
+    out = []
+    for ns in REFERENCE_NAMESPACES:
+        names = sorted(set(a.data.items.get(ns, {})) | set(b.data.items.get(ns, {})))
+        for name in names:
+            ia, ib = a.data.items.get(ns, {}).get(name), b.data.items.get(ns, {}).get(name)
+            rows_a = ia.value.rows if ia and ia.kind == "table" else {}
+            rows_b = ib.value.rows if ib and ib.kind == "table" else {}
+            added = sorted(format_key(k) for k in rows_b if k not in rows_a)
+            removed = sorted(format_key(k) for k in rows_a if k not in rows_b)
+            entry: dict[str, Any] = {"table": f"{ns}.{name}", "old_rows": len(rows_a), "new_rows": len(rows_b),
+                                     "added": added, "removed": removed}
+            if any("weight" in r for r in rows_b.values()):
+                entry["changed"] = sorted(
+                    f"{format_key(k)}: weight {rows_a[k].get('weight')} → {r.get('weight')}"
+                    for k, r in rows_b.items() if k in rows_a and not equal(rows_a[k].get("weight"), r.get("weight")))
+            out.append(entry)
+    return out
+
+
+def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | None = None) -> YearDiff:
+    changes: list[Change] = []
+    namespaces = sorted((set(a.data.items) | set(b.data.items)) - set(REFERENCE_NAMESPACES))
+    for ns in namespaces:
+        items_a, items_b = a.data.items.get(ns, {}), b.data.items.get(ns, {})
+        for name in list(items_a) + [n for n in items_b if n not in items_a]:
+            if name == "performance_year" and ns == "program":
+                continue  # every year differs in its year; that is what is being compared
+            _compare_items(ns, name, items_a.get(name), items_b.get(name), changes)
+    _formula_changes(a, b, changes)
+    return YearDiff(old_label or str(a.performance_year), new_label or str(b.performance_year), changes,
+                    _reference_summary(a, b))
+
+
+def value_text(value: Any) -> str:
+    """A value as an analyst reads it: 75, [389, 488], {quality: 30, …}."""
+    from engine.render import format_number
+    from decimal import Decimal
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (Decimal, int)):
+        return format_number(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, frozenset):
+        return format_key(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {value_text(v)}" for k, v in value.items()) + "}"
+    return str(value)

@@ -1,0 +1,130 @@
+"""Show a `YearDiff`: a terminal table, Markdown, JSON or one self-contained HTML page."""
+
+from __future__ import annotations
+
+import html
+from itertools import groupby
+from typing import Any
+
+from engine.diff import Change, YearDiff, value_text
+from engine.render import to_json
+
+
+def _old_new(c: Change) -> tuple[str, str]:
+    if c.text_diff is not None:
+        return "(formula)", "(formula)"
+    return ("" if c.kind == "added" else value_text(c.old)), ("" if c.kind == "removed" else value_text(c.new))
+
+
+def _source(c: Change) -> str:
+    if c.old_source and c.new_source and c.old_source != c.new_source:
+        return f"{c.old_source} → {c.new_source}"
+    return c.new_source or c.old_source or ""
+
+
+def _grouped(d: YearDiff) -> list[tuple[str, list[Change]]]:
+    ordered = sorted(d.changes, key=lambda c: c.group)
+    return [(g, list(cs)) for g, cs in groupby(ordered, key=lambda c: c.group)]
+
+
+def _reference_lines(d: YearDiff) -> list[str]:
+    lines = []
+    for r in d.reference:
+        bits = [f"{r['old_rows']} → {r['new_rows']} rows"]
+        if r["added"]:
+            bits.append(f"added {len(r['added'])}: {', '.join(r['added'][:12])}{' …' if len(r['added']) > 12 else ''}")
+        if r["removed"]:
+            bits.append(f"removed {len(r['removed'])}: {', '.join(r['removed'][:12])}"
+                        f"{' …' if len(r['removed']) > 12 else ''}")
+        if r.get("changed"):
+            bits.append(f"re-weighted {len(r['changed'])}: {'; '.join(r['changed'][:8])}")
+        lines.append(f"{r['table']}: " + "; ".join(bits))
+    return lines
+
+
+def to_markdown(d: YearDiff) -> str:
+    out = [f"# Rules {d.old_label} → {d.new_label}", ""]
+    if d.same:
+        return "\n".join(out + ["No differences.", ""])
+    for group, changes in _grouped(d):
+        out += [f"## {group}", "", "| rule path | change | " + d.old_label + " | " + d.new_label + " | source |",
+                "|---|---|---|---|---|"]
+        formulas = []
+        for c in changes:
+            old, new = _old_new(c)
+            out.append(f"| `{c.path}` | {c.kind} | {old} | {new} | {_source(c)} |".replace("\n", " "))
+            if c.text_diff:
+                formulas.append(c)
+        for c in formulas:
+            out += ["", f"`{c.path}`:", "", "```diff", c.text_diff or "", "```"]
+        out.append("")
+    if d.reference:
+        out += ["## Reference data", ""] + [f"- {line}" for line in _reference_lines(d)] + [""]
+    return "\n".join(out)
+
+
+def to_json_text(d: YearDiff) -> str:
+    return to_json(d.as_dict())
+
+
+def print_table(d: YearDiff, console: Any) -> None:
+    from rich.table import Table
+
+    if d.same:
+        console.print(f"Rules {d.old_label} and {d.new_label}: no differences.")
+        return
+    for group, changes in _grouped(d):
+        table = Table(title=f"{group}: {d.old_label} → {d.new_label}", title_justify="left", show_lines=False)
+        for col in ("rule path", "change", d.old_label, d.new_label, "source"):
+            table.add_column(col, overflow="fold")
+        for c in changes:
+            old, new = _old_new(c)
+            table.add_row(c.path, c.kind, old, new, _source(c))
+        console.print(table)
+        for c in changes:
+            if c.text_diff:
+                console.print(f"[bold]{c.path}[/bold]")
+                console.print(c.text_diff, markup=False, highlight=False)
+    if d.reference:
+        console.print("[bold]Reference data[/bold]")
+        for line in _reference_lines(d):
+            console.print(f"  {line}", markup=False)
+
+
+PAGE_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b;max-width:1200px}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border:1px solid #ddd;padding:.3rem .5rem;
+text-align:left;vertical-align:top;font-size:.9rem}th{background:#f3f3f3}
+.added{color:#0a6b0a}.removed{color:#a61b1b}.changed{color:#7a4d00}code,pre{font-family:ui-monospace,monospace}
+pre{background:#f7f7f7;padding:.5rem;overflow:auto}details{margin:.3rem 0}summary{cursor:pointer}
+.bar{display:inline-block;height:.8rem;background:#3b6ea5;vertical-align:middle}.muted{color:#666}
+"""
+
+
+def page(title: str, body: str) -> str:
+    """One self-contained HTML page: inline style, no scripts, nothing fetched."""
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{PAGE_STYLE}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def to_html(d: YearDiff) -> str:
+    e = html.escape
+    parts = [f"<h1>Rules {e(d.old_label)} → {e(d.new_label)}</h1>"]
+    if d.same:
+        parts.append("<p>No differences.</p>")
+    for group, changes in _grouped(d):
+        rows = []
+        for c in changes:
+            old, new = _old_new(c)
+            rows.append(f"<tr><td><code>{e(c.path)}</code></td><td class=\"{c.kind}\">{c.kind}</td>"
+                        f"<td>{e(old)}</td><td>{e(new)}</td><td class=\"muted\">{e(_source(c))}</td></tr>")
+            if c.text_diff:
+                rows.append(f"<tr><td colspan=\"5\"><details><summary>formula</summary><pre>{e(c.text_diff)}</pre>"
+                            "</details></td></tr>")
+        parts.append(f"<h2>{e(group)}</h2><table><tr><th>rule path</th><th>change</th><th>{e(d.old_label)}</th>"
+                     f"<th>{e(d.new_label)}</th><th>source</th></tr>{''.join(rows)}</table>")
+    if d.reference:
+        parts.append("<h2>Reference data</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in _reference_lines(d))
+                     + "</ul>")
+    return page(f"Rules {d.old_label} → {d.new_label}", "\n".join(parts))
