@@ -291,6 +291,87 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
         raise typer.Exit(1)
 
 
+class BatchFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+@app.command()
+def synth(year: int = typer.Option(..., "--year", "-y", help="The performance year."),
+          n: int = typer.Option(1000, "--n", help="How many records."),
+          seed: int = typer.Option(0, "--seed", help="The random seed (same seed, same population)."),
+          output: Path = typer.Option(..., "--output", "-o", help="The JSONL file to write."),
+          rules: Optional[Path] = RulesOption) -> None:
+    """Write a synthetic population drawn from the year's reference data."""
+    from dsl.errors import RulesError
+    from engine.synth import write_population
+    from engine.year import load_year
+
+    try:
+        write_population(load_year(year, rules), n, seed, output)
+    except RulesError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {n} records to {output}")
+
+
+@app.command()
+def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, context} per line."),
+          year: int = typer.Option(..., "--year", "-y", help="The performance year."),
+          output: Path = typer.Option(..., "--output", "-o", help="Where to write the results."),
+          format: BatchFormat = typer.Option(BatchFormat.jsonl, "--format", "-f", help="jsonl or csv."),
+          workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
+          engine: Engine = typer.Option(Engine.local, "--engine", help="local processes, or dask."),
+          scheduler: Optional[str] = typer.Option(None, "--scheduler", help="The Dask scheduler address."),
+          rules: Optional[Path] = RulesOption,
+          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder.")) -> None:
+    """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
+    from dsl.errors import RulesError
+    from engine.batch import count_lines, run_dask, run_local
+    from engine.year import load_year
+
+    if not input.is_file():
+        _fail(RulesError(f"input not found: {input}"))
+    try:
+        load_year(year, rules, reference=reference)  # fail fast, in this process, on broken rules
+    except RulesError as exc:
+        _fail(exc)
+        return
+    progress = None
+    bar = None
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task("scoring", total=count_lines(input))
+        bar.start()
+        progress = lambda k: bar.advance(task, k)  # noqa: E731
+    try:
+        if engine is Engine.dask:
+            if not scheduler:
+                _fail(RulesError("--engine dask needs --scheduler ADDRESS"))
+            stats = run_dask(input, output, year, scheduler, rules=rules, reference=reference, fmt=format.value,
+                             progress=progress)
+        else:
+            stats = run_local(input, output, year, rules=rules, reference=reference, fmt=format.value,
+                              workers=workers, progress=progress)
+    except RulesError as exc:
+        _fail(exc)
+        return
+    finally:
+        if bar is not None:
+            bar.stop()
+    typer.echo(f"scored {stats.records - stats.failed} of {stats.records} records into {output}"
+               + (f"; {stats.failed} failed (error lines)" if stats.failed else ""), err=True)
+    if stats.failed:
+        raise typer.Exit(1)
+
+
 plot_app = typer.Typer(no_args_is_help=True, help="Charts of a year's rules, as self-contained SVG.")
 app.add_typer(plot_app, name="plot")
 
