@@ -46,6 +46,8 @@ class CompiledRules:
     values: dict[str, Code] = field(default_factory=dict)
     functions: dict[str, tuple[tuple[str, ...], Code]] = field(default_factory=dict)
     data_refs: dict[str, list[str]] = field(default_factory=dict)  # definition → data items it reads
+    fast_values: dict[str, Callable[..., Any]] | None = None  # generated Python (dsl/codegen.py)
+    fast_functions: dict[str, Callable[..., Any]] | None = None
 
     def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False) -> "Evaluation":
         return Evaluation(self, dict(inputs), trace=trace)
@@ -63,7 +65,12 @@ class TraceEntry:
 
 
 class Evaluation:
-    """The values of one submission's definitions, computed on demand and memoised."""
+    """The values of one submission's definitions, computed on demand and memoised.
+
+    Without tracing it runs the generated Python (the fast path); a failure there is
+    re-run through the closures, which say exactly where in the rules it happened.
+    With tracing it runs the closures and records what each definition used.
+    """
 
     def __init__(self, rules: CompiledRules, inputs: dict[str, Any], *, trace: bool = False):
         self.rules = rules
@@ -71,40 +78,67 @@ class Evaluation:
         self.cache: dict[Any, Any] = {}
         self.depth = 0
         self.trace_on = trace
+        self.fast = not trace and rules.fast_values is not None
         self.trace_stack: list[TraceEntry] = [TraceEntry("<root>", None, None)] if trace else []
         self.trace_index: dict[Any, TraceEntry] = {}
 
     # -- public API -------------------------------------------------------
     def value(self, name: str) -> Any:
-        try:
-            result = self.cache[name]
-        except KeyError:
-            pass
-        else:
+        """A definition's value (memoised). Sets the rules' decimal context for the whole computation."""
+        if name in self.cache:
             if self.trace_on:
                 self._reuse(name)
-            return result
-        code = self.rules.values.get(name)
-        if code is None:
+            return self.cache[name]
+        if name not in self.rules.definitions or self.rules.definitions[name].is_function:
             raise EvaluationError(Diagnostic(f"no definition `{name}`"))
-        result = self._run(name, None, code, {})
-        self.cache[name] = result
-        return result
+        return self._entry(self.v, name)
 
     def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        """A function definition's value for these arguments (memoised when they are hashable)."""
+        return self._entry(self.c, name, args)
+
+    def _entry(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+            if not self.fast:
+                return fn(*args)
+            try:
+                return fn(*args)
+            except (EvalFailure, ArithmeticError, RecursionError, KeyError, TypeError):
+                # Find the exact spot with the closures, then say where it is.
+                self.fast = False
+                try:
+                    return fn(*args)
+                finally:
+                    self.fast = True
+
+    # -- what compiled code calls -------------------------------------------
+    def v(self, name: str) -> Any:
+        cache = self.cache
+        if name in cache:
+            if self.trace_on:
+                self._reuse(name)
+            return cache[name]
+        if self.fast:
+            result = self.rules.fast_values[name](self)  # type: ignore[index]
+        else:
+            result = self._run(name, None, self.rules.values[name], {})
+        cache[name] = result
+        return result
+
+    def c(self, name: str, args: tuple[Any, ...]) -> Any:
         key: Any = (name, args)
         try:
-            result = self.cache[key]
-        except KeyError:
-            pass
+            if key in self.cache:
+                if self.trace_on:
+                    self._reuse(key)
+                return self.cache[key]
         except TypeError:  # unhashable arguments (records, lists of records): no memo
             key = None
+        if self.fast:
+            result = self.rules.fast_functions[name](self, *args)  # type: ignore[index]
         else:
-            if self.trace_on:
-                self._reuse(key)
-            return result
-        params, code = self.rules.functions[name]
-        result = self._run(name, args, code, dict(zip(params, args)))
+            params, code = self.rules.functions[name]
+            result = self._run(name, args, code, dict(zip(params, args)))
         if key is not None:
             self.cache[key] = result
         return result
@@ -137,8 +171,7 @@ class Evaluation:
             self.trace_stack[-1].uses.append(entry)
             self.trace_stack.append(entry)
         try:
-            with decimal.localcontext(RULE_DECIMAL_CONTEXT):
-                result = code(Frame(self, locals_))
+            result = code(Frame(self, locals_))
         finally:
             self.depth -= 1
             if entry is not None:
@@ -224,8 +257,11 @@ class Compiler:
         self.data = data
         self.inputs = inputs
 
-    def compile_all(self) -> CompiledRules:
+    def compile_all(self, label: str = "rules") -> CompiledRules:
+        from dsl.codegen import generate
+
         rules = CompiledRules(dict(self.definitions))
+        rules.fast_values, rules.fast_functions = generate(self.definitions, self.data, self.inputs, label)
         for name, d in self.definitions.items():
             rules.data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
             code = self.expr(d.body, frozenset(d.params or ()))
@@ -284,7 +320,7 @@ class Compiler:
         if name in self.inputs:
             return lambda f: f.ev.inputs[name]
         if name in self.definitions:
-            return lambda f: f.ev.value(name)
+            return lambda f: f.ev.v(name)
         raise _fail(node.loc, f"undefined name `{name}`")  # the checker reports this first
 
     def _static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
@@ -417,7 +453,7 @@ class Compiler:
         args = [self.expr(a, local) for a in node.args]
         if name in self.definitions:
             def call_def(f: Frame) -> Any:
-                return f.ev.call(name, tuple(a(f) for a in args))
+                return f.ev.c(name, tuple(a(f) for a in args))
             return call_def
         fn = BUILTINS[name].fn
         return _guard(node.loc, f"`{name}`", lambda f: fn(*(a(f) for a in args)))

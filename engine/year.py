@@ -160,6 +160,6 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     if year is not None and str(year).isdigit() and int(year) != int(py):
         raise RuleCheckError(Diagnostic(f"asked for {year}, but {folder} holds the rules of {int(py)}",
                                         declared.location))
-    compiled = Compiler(by_name, namespaces, shapes).compile_all()
+    compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
     warnings = _carried_over_warnings(data)
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started)

@@ -1,0 +1,255 @@
+"""The fast path: translate checked definitions into one Python module, compiled once per year.
+
+Every name in the generated source is ours (mangled definitions and locals, helper
+functions, constants); text from rule files only ever appears through `repr` of a
+string literal, so a rule file cannot inject Python. Operations call small typed
+helpers that raise `EvalFailure`; when one does, the evaluation re-runs that definition
+through the closure compiler, which reports the exact rule location.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from dsl import ast
+from dsl.builtins import BUILTINS, truth
+from dsl.values import EvalFailure, Table, equal, type_name
+
+# ---------------------------------------------------------------------------
+# Runtime helpers the generated code calls
+# ---------------------------------------------------------------------------
+
+_D = Decimal
+
+
+def _num(v: Any, op: str) -> Decimal:
+    if type(v) is _D:
+        return v
+    raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
+
+
+def h_add(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a + b
+    return _num(a, "+") + _num(b, "+")
+
+
+def h_sub(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a - b
+    return _num(a, "-") - _num(b, "-")
+
+
+def h_mul(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a * b
+    return _num(a, "*") * _num(b, "*")
+
+
+def h_div(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a / b
+    return _num(a, "/") / _num(b, "/")
+
+
+def h_neg(a: Any) -> Decimal:
+    return -_num(a, "-")
+
+
+def _ordered(a: Any, b: Any, op: str) -> None:
+    if not ((type(a) is _D and type(b) is _D) or (type(a) is str and type(b) is str)):
+        raise EvalFailure(f"cannot compare {type_name(a)} {op} {type_name(b)}")
+
+
+def h_lt(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<")
+    return a < b
+
+
+def h_le(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<=")
+    return a <= b
+
+
+def h_gt(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">")
+    return a > b
+
+
+def h_ge(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">=")
+    return a >= b
+
+
+def h_eq(a: Any, b: Any) -> bool:
+    if type(a) is type(b) and type(a) in (_D, str, bool):
+        return a == b
+    return equal(a, b)
+
+
+def h_in(x: Any, xs: Any) -> bool:
+    if type(xs) is tuple or type(xs) is frozenset:
+        if type(x) in (str, _D):
+            for y in xs:
+                if type(y) is type(x) and y == x:
+                    return True
+            return False
+        return any(equal(x, y) for y in xs)
+    if type(xs) is dict:
+        return x in xs
+    if isinstance(xs, Table):
+        return xs.get(x) is not None
+    if type(xs) is str and type(x) is str:
+        return x in xs
+    raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
+
+
+def h_field(obj: Any, name: str) -> Any:
+    if type(obj) is dict:
+        try:
+            return obj[name]
+        except KeyError:
+            raise EvalFailure(f"the record has no field `{name}`") from None
+    raise EvalFailure(f"cannot read field `{name}` of {type_name(obj)}")
+
+
+def h_index(obj: Any, k: Any) -> Any:
+    if isinstance(obj, Table):
+        return obj.lookup(k)
+    if type(obj) is dict:
+        if k in obj:
+            return obj[k]
+        raise EvalFailure(f"the record has no field {k!r}")
+    if type(obj) is tuple:
+        if type(k) is _D and k == k.to_integral_value() and 0 <= k < len(obj):
+            return obj[int(k)]
+        raise EvalFailure(f"list position {k} is out of range (the list has {len(obj)} items)")
+    raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
+
+
+def h_cond(c: Any) -> bool:
+    if c is True or c is False:
+        return c
+    raise EvalFailure(f"`if` needs true or false, got {type_name(c)}")
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    name: fn for name, fn in globals().items() if name.startswith("h_") and callable(fn)
+}
+HELPERS["h_truth"] = truth
+
+# ---------------------------------------------------------------------------
+# Translation
+# ---------------------------------------------------------------------------
+
+_BINARY = {"+": "h_add", "-": "h_sub", "*": "h_mul", "/": "h_div", "<": "h_lt", "<=": "h_le", ">": "h_gt",
+           ">=": "h_ge", "==": "h_eq", "in": "h_in"}
+
+
+class CodeGen:
+    def __init__(self, definitions: Mapping[str, ast.Definition], data: Mapping[str, Any], inputs: Mapping[str, Any]):
+        self.definitions = definitions
+        self.data = data
+        self.inputs = inputs
+        self.constants: dict[str, Any] = {}
+        self._counter = itertools.count()
+
+    def const(self, value: Any) -> str:
+        name = f"k{next(self._counter)}"
+        self.constants[name] = value
+        return name
+
+    def module(self) -> str:
+        out = []
+        for name, d in self.definitions.items():
+            params = ", ".join(f"l_{p}" for p in d.params or ())
+            body = self.expr(d.body, frozenset(d.params or ()))
+            sig = f"ev, {params}" if params else "ev"
+            prefix = "f_" if d.is_function else "v_"
+            out.append(f"def {prefix}{name}({sig}):\n    return {body}\n")
+        return "\n".join(out)
+
+    def static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
+        if isinstance(node, ast.Name) and node.name not in local and node.name in self.data:
+            return True, self.data[node.name]
+        if isinstance(node, ast.Field):
+            known, v = self.static(node.target, local)
+            if known and isinstance(v, dict) and node.name in v:
+                return True, v[node.name]
+        return False, None
+
+    def expr(self, node: ast.Node, local: frozenset[str]) -> str:
+        e = self.expr
+        if isinstance(node, ast.Number):
+            return self.const(node.value)
+        if isinstance(node, ast.String):
+            return repr(node.value)
+        if isinstance(node, ast.Const):
+            return repr(node.value)
+        if isinstance(node, ast.ListLit):
+            items = [e(i, local) for i in node.items]
+            return "(" + "".join(f"{i}, " for i in items) + ")"
+        if isinstance(node, ast.RecordLit):
+            return "{" + ", ".join(f"{name!r}: {e(v, local)}" for name, v in node.fields) + "}"
+        if isinstance(node, ast.Name):
+            if node.name in local:
+                return f"l_{node.name}"
+            if node.name in self.data:
+                return self.const(self.data[node.name])
+            if node.name in self.inputs:
+                return f"ev.inputs[{node.name!r}]"
+            return f"ev.v({node.name!r})"
+        if isinstance(node, ast.Field):
+            known, v = self.static(node, local)
+            if known:
+                return self.const(v)
+            # Inline the common case (a record with the field); anything else goes through the helper.
+            return (f"(_o[{node.name!r}] if type(_o := {e(node.target, local)}) is dict and {node.name!r} in _o "
+                    f"else h_field(_o, {node.name!r}))")
+        if isinstance(node, ast.Index):
+            return f"h_index({e(node.target, local)}, {e(node.key, local)})"
+        if isinstance(node, ast.Unary):
+            if node.op == "not":
+                return f"(not h_truth({e(node.operand, local)}, '`not`'))"
+            return f"h_neg({e(node.operand, local)})"
+        if isinstance(node, ast.Binary):
+            left, right = e(node.left, local), e(node.right, local)
+            if node.op == "and":
+                return f"(h_truth({left}, '`and`') and h_truth({right}, '`and`'))"
+            if node.op == "or":
+                return f"(h_truth({left}, '`or`') or h_truth({right}, '`or`'))"
+            if node.op == "!=":
+                return f"(not h_eq({left}, {right}))"
+            if node.op == "not in":
+                return f"(not h_in({left}, {right}))"
+            return f"{_BINARY[node.op]}({left}, {right})"
+        if isinstance(node, ast.If):
+            return f"({e(node.then, local)} if h_cond({e(node.cond, local)}) else {e(node.otherwise, local)})"
+        if isinstance(node, ast.Let):
+            inner = e(node.body, local | {node.name})
+            return f"(lambda l_{node.name}: {inner})({e(node.value, local)})"
+        if isinstance(node, ast.Lambda):
+            return f"(lambda l_{node.param}: {e(node.body, local | {node.param})})"
+        if isinstance(node, ast.Call):
+            args = [e(a, local) for a in node.args]
+            if node.func in self.definitions:
+                return f"ev.c({node.func!r}, ({''.join(a + ', ' for a in args)}))"
+            return f"b_{node.func}({', '.join(args)})"
+        raise TypeError(f"cannot translate {type(node).__name__}")  # pragma: no cover
+
+
+def generate(definitions: Mapping[str, ast.Definition], data: Mapping[str, Any], inputs: Mapping[str, Any],
+             label: str) -> tuple[dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]]:
+    """Compile the year's definitions to Python functions: (values, functions)."""
+    gen = CodeGen(definitions, data, inputs)
+    source = gen.module()
+    namespace: dict[str, Any] = {"__builtins__": {}, "type": type, "dict": dict}
+    namespace.update(HELPERS)
+    namespace.update({f"b_{name}": b.fn for name, b in BUILTINS.items()})
+    namespace.update(gen.constants)
+    exec(compile(source, f"<rules {label}>", "exec"), namespace)  # noqa: S102 - our own generated source
+    values = {name: namespace[f"v_{name}"] for name, d in definitions.items() if not d.is_function}
+    functions = {name: namespace[f"f_{name}"] for name, d in definitions.items() if d.is_function}
+    return values, functions
