@@ -263,6 +263,31 @@ def _concat_text(*parts: Any) -> str:
     return "".join(_text(p) if not isinstance(p, str) else p for p in parts)
 
 
+@builtin("index_by(xs, f)", "a record of the items keyed by f (text); the first item wins for a repeated key",
+         min_args=2, max_args=2, lambdas=(1,))
+def _index_by(xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in require_list(xs, "index_by"):
+        out.setdefault(f(item), item)
+    return out
+
+
+@builtin("group_by(xs, f)", "a record of lists: the items grouped by f (text), in first-seen order",
+         min_args=2, max_args=2, lambdas=(1,))
+def _group_by(xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
+    out: dict[str, list[Any]] = {}
+    for item in require_list(xs, "group_by"):
+        out.setdefault(f(item), []).append(item)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@builtin("keys(record)", "the field names of a record, in order", min_args=1, max_args=1)
+def _keys(record: Any) -> tuple[Any, ...]:
+    if not isinstance(record, dict):
+        raise EvalFailure(f"keys needs a record, got {type_name(record)}")
+    return tuple(record)
+
+
 @builtin("rows(table)", "the rows of a table, in file order", min_args=1, max_args=1)
 def _rows(table: Any) -> tuple[Any, ...]:
     if not isinstance(table, Table):
