@@ -1,0 +1,85 @@
+"""Benchmarks (plain Python, time.perf_counter): run `python benchmarks/bench.py` from the checkout.
+
+Prints: load-and-compile time of a year; per-submission scoring time of the engine and of
+the hand-written reference scorer on the same 10,000 synthetic submissions, and their
+ratio; batch throughput for 100,000 submissions with the local engine (all cores).
+Options: --n 10000 --batch 100000 --year 2024.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.reference_2024 import Reference, Rejected, score_record  # noqa: E402
+from dsl.errors import RulesError  # noqa: E402
+from engine.batch import run_local  # noqa: E402
+from engine.context import parse_context  # noqa: E402
+from engine.scoring import score  # noqa: E402
+from engine.submission import parse_submission  # noqa: E402
+from engine.synth import Synthesizer, write_population  # noqa: E402
+from engine.year import load_year  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--year", type=int, default=2024)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        year = load_year(args.year, ROOT / "rules", reference=False)
+        times.append(time.perf_counter() - t)
+    print(f"load and compile {args.year}: {min(times) * 1000:.0f} ms (best of 5; first {times[0] * 1000:.0f} ms)")
+
+    records = [json.loads(json.dumps(r), parse_float=Decimal) for r in Synthesizer(year, 1).records(args.n)]
+    parsed = []
+    for r in records:
+        parsed.append((parse_submission(r["submission"]), parse_context(r["context"])))
+    t = time.perf_counter()
+    for sub, ctx in parsed:
+        try:
+            score(year, sub, ctx)
+        except RulesError:
+            pass
+    engine = (time.perf_counter() - t) / len(parsed)
+    ref = Reference.from_year(year)
+    t = time.perf_counter()
+    for r in records:
+        try:
+            score_record(ref, r["submission"], r["context"])
+        except Rejected:
+            pass
+    reference = (time.perf_counter() - t) / len(records)
+    print(f"engine: {engine * 1e3:.3f} ms per submission ({1 / engine:,.0f} per second per core; inputs parsed "
+          f"beforehand)")
+    print(f"reference scorer: {reference * 1e3:.3f} ms per submission; engine / reference = {engine / reference:.1f}×")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        population = Path(tmp) / "pop.jsonl"
+        t = time.perf_counter()
+        write_population(year, args.batch, 7, population)
+        made = time.perf_counter() - t
+        t = time.perf_counter()
+        stats = run_local(population, Path(tmp) / "out.jsonl", args.year, rules=ROOT / "rules")
+        elapsed = time.perf_counter() - t
+    print(f"batch: {stats.records:,} submissions in {elapsed:.1f} s = {stats.records / elapsed:,.0f} per second "
+          f"on {os.cpu_count()} cores (synthesis took {made:.1f} s; {stats.failed} rejected records)")
+
+
+if __name__ == "__main__":
+    main()
