@@ -171,6 +171,16 @@ class CodeGen:
             out.append(f"def {prefix}{name}({sig}):\n    return {body}\n")
         return "\n".join(out)
 
+    @staticmethod
+    def _fast_equality(node: ast.Binary, left: str, right: str) -> str | None:
+        """`x == "text"`, `x == none`, `x == true`: plain Python comparisons mean the same here."""
+        for lit, other in ((node.right, left), (node.left, right)):
+            if isinstance(lit, ast.String):
+                return f"({other} == {lit.value!r})"
+            if isinstance(lit, ast.Const):
+                return f"({other} is {lit.value!r})"
+        return None
+
     def static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
         if isinstance(node, ast.Name) and node.name not in local and node.name in self.data:
             return True, self.data[node.name]
@@ -220,6 +230,8 @@ class CodeGen:
                 return f"(h_truth({left}, '`and`') and h_truth({right}, '`and`'))"
             if node.op == "or":
                 return f"(h_truth({left}, '`or`') or h_truth({right}, '`or`'))"
+            if node.op in ("==", "!=") and (fast := self._fast_equality(node, left, right)) is not None:
+                return fast if node.op == "==" else f"(not {fast})"
             if node.op == "!=":
                 return f"(not h_eq({left}, {right}))"
             if node.op == "not in":

@@ -110,10 +110,21 @@ class Table:
 
 def to_value(raw: Any) -> Any:
     """Convert plain Python data (from YAML, JSON or a pydantic dump) into rule-language values."""
-    if raw is None or isinstance(raw, (bool, str, Decimal, Table)):
+    t = type(raw)
+    if t is Decimal or t is str or t is bool or raw is None:
+        return raw
+    if t is dict:
+        return {k if type(k) is str else str(k): to_value(v) for k, v in raw.items()}
+    if t is list or t is tuple:
+        return tuple([to_value(v) for v in raw])
+    if t is int:
+        return Decimal(raw)
+    if isinstance(raw, Table):
+        return raw
+    if isinstance(raw, bool):
         return raw
     if isinstance(raw, int):
-        return Decimal(raw)
+        return Decimal(int(raw))
     if isinstance(raw, float):
         return Decimal(repr(raw))
     if isinstance(raw, Mapping):
