@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +27,7 @@ _WORKER: dict[str, Any] = {}
 class BatchStats:
     records: int = 0
     failed: int = 0
+    resumed: int = 0  # records already in the part file when --resume started
 
 
 def compact(report: dict[str, Any], record_id: Any) -> dict[str, Any]:
@@ -84,19 +84,6 @@ def score_chunk(chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
     return [score_line(n, text) for n, text in chunk]
 
 
-def chunks(lines: Iterable[str], size: int = CHUNK, start: int = 1) -> Iterator[list[tuple[int, str]]]:
-    batch: list[tuple[int, str]] = []
-    for n, line in enumerate(lines, start=start):
-        if not line.strip():
-            continue
-        batch.append((n, line))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 CSV_FIELDS = ["id", "line", "performance_year", "final_score", "quality_score", "quality_weight", "cost_score",
               "cost_weight", "ia_score", "ia_weight", "pi_score", "pi_weight", "adjustment_applies",
               "adjustment_direction", "adjustment_percent", "error"]
@@ -115,28 +102,43 @@ def csv_row(result: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class Writer:
-    """Writes results to a temporary file beside the target; `commit` renames it into place."""
+def part_path(target: Path) -> Path:
+    """Where a batch writes until it is complete (kept on interruption, for --resume)."""
+    return target.with_name(f".{target.name}.part")
 
-    def __init__(self, target: Path, fmt: str):
+
+class Writer:
+    """Writes results to `.NAME.part` beside the target; `commit` renames it into place.
+
+    On an interruption the part file stays (never under the final name) so that `--resume`
+    can continue from the records already written.
+    """
+
+    def __init__(self, target: Path, fmt: str, *, resume: bool = False):
         self.target = target
         self.fmt = fmt
-        fd, self.tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".part")
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.tmp = part_path(target)
+        self.done = 0
+        if resume and self.tmp.exists():
+            self.done = _complete_records(self.tmp, fmt)
+            self.handle = open(self.tmp, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        else:
+            self.handle = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self.csv = csv.DictWriter(self.handle, fieldnames=CSV_FIELDS) if fmt == "csv" else None
-        if self.csv:
+        if self.csv and self.handle.tell() == 0:
             self.csv.writeheader()
 
     def write(self, result: dict[str, Any]) -> None:
-        from engine.render import format_number
+        from engine.render import format_number, to_json
 
         if self.csv:
             self.csv.writerow({k: (format_number(v) if isinstance(v, Decimal) else v)
                                for k, v in csv_row(result).items()})
         else:
-            from engine.render import to_json
-
             self.handle.write(to_json(result, indent=None))
+
+    def flush(self) -> None:
+        self.handle.flush()
 
     def commit(self) -> None:
         self.handle.close()
@@ -144,30 +146,88 @@ class Writer:
         os.replace(self.tmp, self.target)
 
     def abort(self) -> None:
+        """Keep what is complete for --resume; never leave anything under the final name."""
+        self.handle.flush()
         self.handle.close()
-        Path(self.tmp).unlink(missing_ok=True)
+
+
+def _complete_records(path: Path, fmt: str) -> int:
+    """Count whole records in a part file and cut off a half-written last line."""
+    data = path.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    if len(keep) != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(keep))
+    lines = keep.count(b"\n")
+    return lines - 1 if fmt == "csv" and lines else lines
+
+
+def _skip(lines: Iterable[str], done: int) -> Iterator[tuple[int, str]]:
+    """Numbered non-empty lines, after the first `done` of them."""
+    seen = 0
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > done:
+            yield n, line
+
+
+def numbered_chunks(numbered: Iterable[tuple[int, str]], size: int = CHUNK) -> Iterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for item in numbered:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _in_order(executor: Any, fn: Callable[..., Any], parts: Iterable[Any], window: int) -> Iterator[Any]:
+    """Results of fn over parts, in order, with at most `window` chunks in flight (bounded memory)."""
+    from collections import deque
+
+    pending: deque[Any] = deque()
+    for part in parts:
+        pending.append(executor.submit(fn, part))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None = None, reference: Path | None = None,
-              fmt: str = "jsonl", workers: int | None = None,
+              fmt: str = "jsonl", workers: int | None = None, resume: bool = False,
               progress: Callable[[int], None] | None = None) -> BatchStats:
-    """Score every line with a pool of processes (or in this process when workers == 1)."""
+    """Score every line with a pool of processes (or in this process when workers == 1).
+
+    A worker that dies (killed, out of memory) stops the batch with an error; the part file
+    keeps every record written so far.
+    """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     stats = BatchStats()
-    writer = Writer(output, fmt)
+    writer = Writer(output, fmt, resume=resume)
+    stats.resumed = writer.done
     init_args = (year, str(rules) if rules else None, str(reference) if reference else None)
     try:
         with open(input_path, encoding="utf-8", errors="replace") as lines:
-            parts = chunks(lines)
+            parts = numbered_chunks(_skip(lines, writer.done))
             if workers == 1:
                 init_worker(*init_args)
-                results: Iterable[list[dict[str, Any]]] = map(score_chunk, parts)
-                _drain(results, writer, stats, progress)
+                _drain(map(score_chunk, parts), writer, stats, progress)
             else:
+                n = workers or os.cpu_count() or 1
                 ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-                with ctx.Pool(workers or os.cpu_count() or 1, initializer=init_worker, initargs=init_args) as pool:
-                    _drain(pool.imap(score_chunk, parts), writer, stats, progress)
+                with ProcessPoolExecutor(n, mp_context=ctx, initializer=init_worker, initargs=init_args) as pool:
+                    try:
+                        _drain(_in_order(pool, score_chunk, parts, 4 * n), writer, stats, progress)
+                    except BrokenProcessPool:
+                        raise RulesError("a worker process died; the records written so far are kept in "
+                                         f"{writer.tmp} — run again with --resume to continue") from None
         writer.commit()
     except BaseException:
         writer.abort()
@@ -183,12 +243,13 @@ def _drain(results: Iterable[list[dict[str, Any]]], writer: Writer, stats: Batch
             stats.records += 1
             if "error" in r:
                 stats.failed += 1
+        writer.flush()
         if progress:
             progress(len(chunk))
 
 
 def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules: Path | None = None,
-             reference: Path | None = None, fmt: str = "jsonl",
+             reference: Path | None = None, fmt: str = "jsonl", resume: bool = False,
              progress: Callable[[int], None] | None = None) -> BatchStats:
     """The same batch on a Dask distributed cluster; each worker compiles the year once."""
     try:
@@ -196,18 +257,29 @@ def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules
     except ImportError:
         raise RulesError("the Dask engine needs the `dask` extra: pip install 'mips-rules[dask]'") from None
     stats = BatchStats()
-    writer = Writer(output, fmt)
+    writer = Writer(output, fmt, resume=resume)
+    stats.resumed = writer.done
     init_args = (year, str(rules) if rules else None, str(reference) if reference else None)
     try:
         with Client(scheduler) as client, open(input_path, encoding="utf-8", errors="replace") as lines:
-            futures = [client.submit(_dask_chunk, init_args, part, pure=False) for part in chunks(lines)]
-            for future in futures:  # in input order
-                _drain([future.result()], writer, stats, progress)
+            parts = numbered_chunks(_skip(lines, writer.done))
+            _drain(_in_order(_DaskSubmitter(client, init_args), None, parts, 16), writer, stats, progress)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
     return stats
+
+
+class _DaskSubmitter:
+    """Lets `_in_order` drive a Dask client like an executor."""
+
+    def __init__(self, client: Any, init_args: tuple[Any, ...]):
+        self.client = client
+        self.init_args = init_args
+
+    def submit(self, _fn: Any, part: list[tuple[int, str]]) -> Any:
+        return self.client.submit(_dask_chunk, self.init_args, part, pure=False)
 
 
 def _dask_chunk(init_args: tuple[Any, ...], part: list[tuple[int, str]]) -> list[dict[str, Any]]:

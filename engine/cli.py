@@ -329,7 +329,9 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
           engine: Engine = typer.Option(Engine.local, "--engine", help="local processes, or dask."),
           scheduler: Optional[str] = typer.Option(None, "--scheduler", help="The Dask scheduler address."),
           rules: Optional[Path] = RulesOption,
-          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder.")) -> None:
+          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder."),
+          resume: bool = typer.Option(False, "--resume", help="Continue an interrupted batch from the records "
+                                                              "already written.")) -> None:
     """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
     from dsl.errors import RulesError
     from engine.batch import count_lines, run_dask, run_local
@@ -356,16 +358,24 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
             if not scheduler:
                 _fail(RulesError("--engine dask needs --scheduler ADDRESS"))
             stats = run_dask(input, output, year, scheduler, rules=rules, reference=reference, fmt=format.value,
-                             progress=progress)
+                             resume=resume, progress=progress)
         else:
             stats = run_local(input, output, year, rules=rules, reference=reference, fmt=format.value,
-                              workers=workers, progress=progress)
+                              workers=workers, resume=resume, progress=progress)
     except RulesError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        from engine.batch import part_path
+
+        typer.echo(f"interrupted: {part_path(output)} keeps the records written so far; "
+                   "run again with --resume to continue", err=True)
+        raise typer.Exit(130)
     finally:
         if bar is not None:
             bar.stop()
+    if stats.resumed:
+        typer.echo(f"resumed after {stats.resumed} records already written", err=True)
     typer.echo(f"scored {stats.records - stats.failed} of {stats.records} records into {output}"
                + (f"; {stats.failed} failed (error lines)" if stats.failed else ""), err=True)
     if stats.failed:

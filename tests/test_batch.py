@@ -85,3 +85,95 @@ def test_dask_matches_local(population, tmp_path):
                                      "--engine", "dask", "--scheduler", cluster.scheduler_address])
     assert result.exit_code in (0, 1), result.output
     assert remote.read_bytes() == local.read_bytes()
+
+
+def _start_batch(population, out, *extra):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "from engine.cli import main; main()", "batch", str(population),
+                             "--year", "2024", "-o", str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_part(out, proc, minimum=1):
+    import time
+
+    from engine.batch import part_path
+
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        part = part_path(out)
+        if part.exists() and part.read_text().count("\n") >= minimum:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the batch wrote nothing in time")
+
+
+@pytest.fixture(scope="module")
+def big_population(tmp_path_factory):
+    path = tmp_path_factory.mktemp("big") / "big.jsonl"
+    runner.invoke(app, ["synth", "--year", "2024", "--n", "3000", "--seed", "5", "-o", str(path)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def straight_run(big_population, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "out.jsonl"
+    runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--workers", "2"])
+    return out.read_bytes()
+
+
+def test_sigint_leaves_no_partial_output_and_resume_scores_each_record_once(big_population, straight_run, tmp_path):
+    import signal
+
+    from engine.batch import part_path
+
+    out = tmp_path / "out.jsonl"
+    proc = _start_batch(big_population, out, "--workers", "2")
+    _wait_for_part(out, proc, 400)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not out.exists()  # nothing under the final name
+    assert part_path(out).exists() and "--resume" in err
+    written = part_path(out).read_text().count("\n")
+    assert 0 < written < 3000
+    resumed = runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume",
+                                  "--workers", "2"])
+    assert f"resumed after {written} records" in resumed.output
+    assert out.read_bytes() == straight_run  # every record exactly once, in order
+    assert not part_path(out).exists()
+
+
+def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_population, straight_run, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from engine.batch import part_path
+
+    out = tmp_path / "out.jsonl"
+    proc = _start_batch(big_population, out, "--workers", "2")
+    _wait_for_part(out, proc, 200)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "no worker processes found"
+    os.kill(int(children[0]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "worker process died" in err and "Traceback" not in err
+    assert not out.exists()
+    resumed = runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume",
+                                  "--workers", "2"])
+    assert resumed.exit_code in (0, 1)
+    assert out.read_bytes() == straight_run
+    assert not part_path(out).exists()
+
+
+def test_resume_cuts_a_half_written_line(big_population, straight_run, tmp_path):
+    from engine.batch import part_path
+
+    out = tmp_path / "out.jsonl"
+    lines = straight_run.split(b"\n")
+    part_path(out).write_bytes(b"\n".join(lines[:100]) + b"\n" + lines[100][:20])  # a torn last line
+    runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume", "--workers", "1"])
+    assert out.read_bytes() == straight_run
