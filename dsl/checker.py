@@ -104,6 +104,8 @@ def _walk(node: ast.Node, local: frozenset[str], scope: Scope, result: CheckResu
         return
     if isinstance(node, ast.Field) and _check_field_chain(node, local, scope, result):
         return
+    if isinstance(node, ast.Binary) and node.op == "/":
+        _check_divisor(node.right, scope, result)
     for child in ast.children(node):
         _walk(child, local, scope, result, deps)
 
@@ -158,6 +160,34 @@ def _check_call(node: ast.Call, local: frozenset[str], scope: Scope, result: Che
                 _walk(arg, local, scope, result, deps)
         else:
             _walk(arg, local, scope, result, deps)
+
+
+def _static_number(node: ast.Node, scope: Scope) -> Any:
+    """The value of a literal or a `data.item` chain, when the year's data fixes it."""
+    if isinstance(node, ast.Number):
+        return node.value
+    if isinstance(node, ast.Unary) and node.op == "-":
+        inner = _static_number(node.operand, scope)
+        return None if inner is None else -inner
+    chain = _field_chain(node)
+    if chain is not None and chain[0] in scope.data:
+        value: Any = scope.data[chain[0]]
+        for f in chain[1]:
+            if not isinstance(value, dict) or f.name not in value:
+                return None
+            value = value[f.name]
+        return value
+    return None
+
+
+def _check_divisor(divisor: ast.Node, scope: Scope, result: CheckResult) -> None:
+    """A division by a value the year's data makes zero can only fail: flag it when the year loads."""
+    from decimal import Decimal
+
+    value = _static_number(divisor, scope)
+    if isinstance(value, Decimal) and value == 0:
+        result.error("division by zero: the divisor is 0 in this year's data", divisor.loc,
+                     "guard it with `if … == 0 then … else …`, or fix the value")
 
 
 def _field_chain(node: ast.Node) -> tuple[str, list[ast.Field]] | None:

@@ -76,8 +76,27 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
     return to_plain(report)
 
 
+def check_inventory(year: Year, submission: Submission) -> None:
+    """A measure or activity ID unknown to the year's inventory is an input error — where the
+    inventory is complete (imported from CMS's files, or marked `complete` in the rules)."""
+    inventories = year.data.items.get("measures", {})
+    problems = []
+    for i, ms in enumerate(submission.measurementSets):
+        item = inventories.get(ms.category)
+        if item is None or not item.complete or item.kind != "table":
+            continue
+        for j, m in enumerate(ms.measurements):
+            if item.value.get(m.measureId) is None:
+                problems.append(Diagnostic(f"measurementSets[{i}].measurements[{j}].measureId: unknown {ms.category} "
+                                           f"measure {m.measureId!r} for {year.performance_year}"))
+    if problems:
+        raise InputError(problems)
+
+
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
           trace: bool = False) -> Scored:
     context = context if context is not None else Context()
+    if submission is not None:
+        check_inventory(year, submission)
     ev = evaluate(year, submission, context, trace=trace)
     return Scored(build_report(year, ev, context, submission), ev)

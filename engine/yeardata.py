@@ -83,6 +83,7 @@ class TableItem(_Strict):
     confirmed: bool = True
     note: str | None = None
     carried_over: bool = False
+    complete: bool = False  # the table lists every entry that exists (an inventory): unknown keys are errors
 
     @field_validator("source")
     @classmethod
@@ -112,6 +113,7 @@ class Item:
     carried_over: bool
     location: Location
     imported_from: str | None = None
+    complete: bool = False
 
     @property
     def path(self) -> str:
@@ -287,7 +289,7 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
         return None
     table = Table(path, key_field, rows, spec.source)
     return Item(ns, name, "table", table, raw_rows, spec.source, spec.confirmed, None, spec.note,
-                spec.carried_over, loc)
+                spec.carried_over, loc, complete=spec.complete)
 
 
 def _close_hint(row: dict[str, Any], wanted: str) -> str | None:
@@ -382,3 +384,4 @@ def apply_imported(data: YearData, tables: dict[str, list[dict[str, Any]]], keys
             merged[table.row_key(value_row)] = value_row
         item.value = Table(table.name, table.key_field, merged, f"{table.source}; imported: {source}")
         item.imported_from = source
+        item.complete = True

@@ -148,8 +148,9 @@ def test_pdmp_exclusion_3_exists_only_in_2023(year_2023, year_2024):
     measures = {k: v for k, v in COMPLETE_PI.items() if k != "PI_EP_2"}
     measures["PI_EP_2_EX_3"] = True
     assert "reason" not in pi(year_2023, measures)
-    c24 = pi(year_2024, measures)
-    assert c24["score"] == 0 and c24["reason"] == "score 0: PI_EP_2 neither reported nor excluded"
+    with pytest.raises(InputError) as err:  # 2024's inventory has no such exclusion
+        pi(year_2024, measures)
+    assert "unknown pi measure 'PI_EP_2_EX_3' for 2024" in err.value.render()
 
 
 @pytest.mark.parametrize("changes, kw, reason", [
