@@ -253,15 +253,19 @@ class CodeGen:
 
 
 def generate(definitions: Mapping[str, ast.Definition], data: Mapping[str, Any], inputs: Mapping[str, Any],
-             label: str) -> tuple[dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]]:
+             label: str) -> tuple[dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]] | None:
     """Compile the year's definitions to Python functions: (values, functions)."""
     gen = CodeGen(definitions, data, inputs)
-    source = gen.module()
+    try:
+        source = gen.module()
+        code = compile(source, f"<rules {label}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None  # the closures still work; only the fast path is missing
     namespace: dict[str, Any] = {"__builtins__": {}, "type": type, "dict": dict}
     namespace.update(HELPERS)
     namespace.update({f"b_{name}": b.fn for name, b in BUILTINS.items()})
     namespace.update(gen.constants)
-    exec(compile(source, f"<rules {label}>", "exec"), namespace)  # noqa: S102 - our own generated source
+    exec(code, namespace)  # noqa: S102 - our own generated source
     values = {name: namespace[f"v_{name}"] for name, d in definitions.items() if not d.is_function}
     functions = {name: namespace[f"f_{name}"] for name, d in definitions.items() if d.is_function}
     return values, functions

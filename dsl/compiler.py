@@ -261,7 +261,9 @@ class Compiler:
         from dsl.codegen import generate
 
         rules = CompiledRules(dict(self.definitions))
-        rules.fast_values, rules.fast_functions = generate(self.definitions, self.data, self.inputs, label)
+        fast = generate(self.definitions, self.data, self.inputs, label)
+        if fast is not None:
+            rules.fast_values, rules.fast_functions = fast
         for name, d in self.definitions.items():
             rules.data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
             code = self.expr(d.body, frozenset(d.params or ()))

@@ -218,13 +218,29 @@ def parse_rules(text: str, file: str = "<rules>") -> list[ast.Definition]:
     except RecursionError:
         raise RuleSyntaxError(Diagnostic("expression nested too deeply", Location(file, 1, 1))) from None
     try:
-        return _ToAst(file, text).transform(tree)
+        definitions = _ToAst(file, text).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, RuleSyntaxError):
             raise exc.orig_exc from None
         raise RuleSyntaxError(Diagnostic(f"could not read rule file: {exc.orig_exc}", Location(file, 1, 1))) from None
     except RecursionError:
         raise RuleSyntaxError(Diagnostic("expression nested too deeply", Location(file, 1, 1))) from None
+    for d in definitions:
+        _check_depth(d)
+    return definitions
+
+
+MAX_DEPTH = 100  # deeper expressions are refused: no real rule needs them, and they exhaust the stack
+
+
+def _check_depth(d: ast.Definition) -> None:
+    stack: list[tuple[ast.Node, int]] = [(d.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RuleSyntaxError(Diagnostic(f"`{d.name}` is nested more than {MAX_DEPTH} levels deep", node.loc,
+                                             "split it into named definitions"))
+        stack.extend((child, depth + 1) for child in ast.children(node))
 
 
 def parse_file(path: str | Path) -> list[ast.Definition]:

@@ -120,12 +120,14 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
     problems: list[Diagnostic] = []
+    kinds: set[type[RulesError]] = set()
     data = YearData()
     try:
         data = load_data_dir(folder)
         _overlay_imported(data, reference)
     except DataError as exc:
         problems.extend(exc.diagnostics)
+        kinds.add(type(exc))
     definitions: list[ast.Definition] = []
     rule_files = sorted(folder.glob(f"*{RULE_SUFFIX}"))
     for path in rule_files:
@@ -133,8 +135,10 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             definitions.extend(parse_file(path))
         except RulesError as exc:
             problems.extend(exc.diagnostics)
+            kinds.add(type(exc))
     if problems:
-        raise RulesError(problems)
+        # One kind of problem raises its own class (DataError, RuleSyntaxError); a mix, the common base.
+        raise (kinds.pop() if len(kinds) == 1 else RulesError)(problems)
     namespaces = data.namespaces()
     shapes = input_shapes() if shapes is None else shapes
     result = check(definitions, namespaces, shapes)
