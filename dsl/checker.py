@@ -228,6 +228,9 @@ def _check_static_chain(root: str, value: Any, fields: list[ast.Field], result: 
             result.error(f"`{path}` is a table; look a row up with `{path}[key]`", f.loc)
             return
         if not isinstance(value, dict):
+            from dsl.values import type_name
+
+            result.error(f"`{path}` is a {type_name(value)}, not a record: it has no `{f.name}`", f.loc)
             return
         if f.name not in value:
             result.error(f"`{path}` has no entry `{f.name}`", f.loc, _hint(f.name, list(value)))
