@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, Mapping
 
 from dsl.errors import Location
 
@@ -114,6 +115,17 @@ class Definition:
     @property
     def is_function(self) -> bool:
         return self.params is not None
+
+
+def static_data(node: Node, local: frozenset[str], data: Mapping[str, Any]) -> tuple[bool, Any]:
+    """The value of a `data.a.b` chain, known when the year loads (not shadowed by a local name)."""
+    if isinstance(node, Name) and node.name not in local and node.name in data:
+        return True, data[node.name]
+    if isinstance(node, Field):
+        known, v = static_data(node.target, local, data)
+        if known and isinstance(v, dict) and node.name in v:
+            return True, v[node.name]
+    return False, None
 
 
 def children(node: Node) -> tuple[Node, ...]:

@@ -181,15 +181,6 @@ class CodeGen:
                 return f"({other} is {lit.value!r})"
         return None
 
-    def static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
-        if isinstance(node, ast.Name) and node.name not in local and node.name in self.data:
-            return True, self.data[node.name]
-        if isinstance(node, ast.Field):
-            known, v = self.static(node.target, local)
-            if known and isinstance(v, dict) and node.name in v:
-                return True, v[node.name]
-        return False, None
-
     def expr(self, node: ast.Node, local: frozenset[str]) -> str:
         e = self.expr
         if isinstance(node, ast.Number):
@@ -212,7 +203,7 @@ class CodeGen:
                 return f"ev.inputs[{node.name!r}]"
             return f"ev.v({node.name!r})"
         if isinstance(node, ast.Field):
-            known, v = self.static(node, local)
+            known, v = ast.static_data(node, local, self.data)
             if known:
                 return self.const(v)
             # Inline the common case (a record with the field); anything else goes through the helper.

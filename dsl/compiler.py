@@ -325,18 +325,8 @@ class Compiler:
             return lambda f: f.ev.v(name)
         raise _fail(node.loc, f"undefined name `{name}`")  # the checker reports this first
 
-    def _static(self, node: ast.Node, local: frozenset[str]) -> tuple[bool, Any]:
-        """The value of `data.a.b` chains, known when the year loads."""
-        if isinstance(node, ast.Name) and node.name not in local and node.name in self.data:
-            return True, self.data[node.name]
-        if isinstance(node, ast.Field):
-            known, v = self._static(node.target, local)
-            if known and isinstance(v, dict) and node.name in v:
-                return True, v[node.name]
-        return False, None
-
     def _field(self, node: ast.Field, local: frozenset[str]) -> Code:
-        known, v = self._static(node, local)
+        known, v = ast.static_data(node, local, self.data)
         if known:
             return lambda f: v
         target = self.expr(node.target, local)

@@ -27,7 +27,7 @@ class ReportFormat(str, Enum):
 
 
 def _load_rules_arg(arg: str, rules: Optional[Path]):
-    """A year (`2024`, looked up under --rules) or a rules folder (`./draft/2024`)."""
+    """A year (looked up under --rules) or a rules folder (an analyst's draft)."""
     from engine.year import load_year
 
     path = Path(arg)
@@ -167,7 +167,7 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
 
 
 @app.command()
-def diff(old: str = typer.Argument(..., help="A year (2023) or a rules folder (./draft/2024)."),
+def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a rules folder (./draft/YEAR)."),
          new: str = typer.Argument(..., help="A year or a rules folder."),
          rules: Optional[Path] = RulesOption,
          only: Optional[str] = typer.Option(None, "--only", help="Only changes whose rule path starts with this."),

@@ -3,8 +3,8 @@
     cases:
       - name: "004 worked example: 13.32 of 20 points, weighted 30% → 19.98"
         source: "004_23d77edc1962e2e1.txt, EMA screenshot"
-        context: {performance_year: 2024, category_scores: {quality: 66.6, cost: 50, ia: 100, pi: 100}}
-        submission: ../../../examples/2024-full.json     # a path (relative to this file) or inline QPP JSON
+        context: {performance_year: YEAR, category_scores: {quality: 66.6, cost: 50, ia: 100, pi: 100}}
+        submission: ../../../examples/YEAR-full.json     # a path (relative to this file) or inline QPP JSON
         expect:
           categories.quality.points: 19.98
           categories.quality.measures[001].points: 7.5     # list items by position or by measure_id
