@@ -440,7 +440,7 @@ def _explanation(year, scored, query: str):
     from engine.explain import find
 
     entries = scored.evaluation.trace
-    found = find(entries, query)
+    found = find(entries, query, year)
     if not found:
         raise RulesError(Diagnostic(f"nothing named `{query}` was computed for this submission",
                                     hint="try a rule name (final_score, category_weight, quality_points) or a "

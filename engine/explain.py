@@ -46,7 +46,7 @@ def _data_lines(year: Year, name: str) -> list[str]:
     return out
 
 
-def find(entries: list[TraceEntry], query: str) -> list[TraceEntry]:
+def find(entries: list[TraceEntry], query: str, year: Year | None = None) -> list[TraceEntry]:
     """The entries a query names: a rule (`final_score`, `weight_in`), a report path
     (`categories.quality.points`, `quality.measures.236.points`) or a prefix (`weight`)."""
     parts = query.split(".")
@@ -61,7 +61,12 @@ def find(entries: list[TraceEntry], query: str) -> list[TraceEntry]:
     exact = [e for e in _walk(entries) if e.name == query or label(e) == query]
     if exact:
         return exact[:1] if exact[0].args is None else exact
-    return [e for e in _walk(entries) if e.name.startswith(query) and e.kind == "rule"]
+    by_prefix = [e for e in _walk(entries) if e.name.startswith(query) and e.kind == "rule"]
+    if by_prefix or year is None:
+        return by_prefix
+    # A data name (`weights`, `weights.redistribution`): the rules that read it.
+    return [e for e in _walk(entries) if e.kind == "rule"
+            and any(ref == query or ref.startswith(query + ".") for ref in year.rules.data_refs.get(e.name, []))]
 
 
 def _walk(entries: list[TraceEntry]) -> Iterator[TraceEntry]:

@@ -86,6 +86,9 @@ def test_explain_default_and_json():
     measure = invoke("score", str(EXAMPLES / "2024-full.json"), "-c", str(EXAMPLES / "2024-full-context.yaml"),
                      "--explain", "quality.measures.001.points", "-f", "markdown")
     assert "measure_result({measure 001}" in measure.stdout and "decile_points" in measure.stdout
+    weights = invoke("score", str(EXAMPLES / "2024-full.json"), "-c", str(EXAMPLES / "2024-full-context.yaml"),
+                     "--explain", "weights", "-f", "markdown")
+    assert "weight_row_in(\"standard\")" in weights.stdout and "data: weights.redistribution = table" in weights.stdout
     missing = invoke("score", str(EXAMPLES / "2024-full.json"), "--explain", "nonsense")
     assert missing.exit_code == 1 and "nothing named `nonsense`" in missing.output
 
