@@ -127,13 +127,15 @@ class Evaluation:
 
     def c(self, name: str, args: tuple[Any, ...]) -> Any:
         key: Any = (name, args)
-        try:
-            if key in self.cache:
-                if self.trace_on:
-                    self._reuse(key)
-                return self.cache[key]
-        except TypeError:  # unhashable arguments (records, lists of records): no memo
-            key = None
+        for a in args:  # memoise calls with plain arguments only (records are not hashable)
+            t = type(a)
+            if t is not str and t is not Decimal and t is not bool and a is not None:
+                key = None
+                break
+        if key is not None and key in self.cache:
+            if self.trace_on:
+                self._reuse(key)
+            return self.cache[key]
         if self.fast:
             result = self.rules.fast_functions[name](self, *args)  # type: ignore[index]
         else:
