@@ -70,7 +70,8 @@ class _Closed(BaseModel):
 class Entity(_Closed):
     """Who is being scored and the special statuses CMS has determined for them."""
 
-    type: Literal["individual", "group", "virtual_group", "apm_entity", "subgroup"] = "individual"
+    type: Literal["individual", "group", "virtual_group", "apm_entity", "subgroup"] | None = None
+    """None: taken from the submission's entityType (individual when there is no submission)."""
     clinicians: Annotated[StrictInt, Field(ge=1)] = 1
     small_practice: StrictBool = False
     rural: StrictBool = False
@@ -205,6 +206,19 @@ class Context(_Closed):
     def to_record(self) -> dict[str, Any]:
         """Plain dict: every declared key present, absent optionals None, numbers Decimal."""
         return to_plain(self.model_dump(mode="python"))
+
+    def for_submission(self, submission: Any) -> "Context":
+        """This context with the entity type settled: the submission's, which a given type must match."""
+        qpp = getattr(submission, "entityType", None)
+        from_submission = ENTITY_TYPE_FROM_QPP.get(qpp) if qpp else None
+        given = self.entity.type
+        if given is not None and from_submission is not None and given != from_submission:
+            raise InputError(Diagnostic(f"<context>: entity.type: {given} contradicts the submission's "
+                                        f"entityType {qpp}"))
+        settled = given or from_submission or "individual"
+        if settled == given:
+            return self
+        return self.model_copy(update={"entity": self.entity.model_copy(update={"type": settled})})
 
 
 def _duplicates(loc: tuple[str | int, ...], keys: list[str], name: str) -> list[tuple[tuple[str | int, ...], str]]:

@@ -95,7 +95,7 @@ def check_inventory(year: Year, submission: Submission) -> None:
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
           trace: bool = False) -> Scored:
-    context = context if context is not None else Context()
+    context = (context if context is not None else Context()).for_submission(submission)
     if submission is not None:
         check_inventory(year, submission)
     ev = evaluate(year, submission, context, trace=trace)

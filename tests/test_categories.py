@@ -344,8 +344,9 @@ def test_eligibility_and_elections(year_2024, eligibility, election, status, app
      "opt-in needs at least one low-volume criterion exceeded"),
 ])
 def test_rejected_inputs(year_2024, context, message):
+    entity = {"apm_entity": "apm"}.get(context.get("entity", {}).get("type"), "individual")
     with pytest.raises(InputError) as err:
-        run(year_2024, sub(2024), category_scores=SCORES, **context)
+        run(year_2024, sub(2024, entity=entity), category_scores=SCORES, **context)
     assert message in err.value.render()
 
 
@@ -378,6 +379,14 @@ def test_complex_patient_bonus_from_z_scores(year_2024, z, bonus):
                  complex_patient={"hcc_risk_z": D(str(z[0])), "dual_eligible_z": D(str(z[1]))})
     assert report["complex_patient_bonus"] == bonus
     assert report["final_score"] == 50 + bonus
+
+
+def test_context_entity_type_comes_from_the_submission(year_2024):
+    report = run(year_2024, sub(2024, entity="group"), category_scores=SCORES)
+    assert report["entity"]["type"] == "group"
+    with pytest.raises(InputError) as err:
+        run(year_2024, sub(2024, entity="group"), entity={"type": "individual"}, category_scores=SCORES)
+    assert "entity.type: individual contradicts the submission's entityType group" in err.value.render()
 
 
 def test_attribution_hierarchy(year_2024):

@@ -730,7 +730,8 @@ FULL_CONTEXT: dict[str, Any] = {
 def test_context_defaults() -> None:
     record = Context().to_record()
     assert record["performance_year"] is None and record["reporting_option"] == "traditional"
-    assert record["entity"]["type"] == "individual" and record["entity"]["clinicians"] == Decimal(1)
+    # entity.type is settled from the submission when scoring (Context.for_submission)
+    assert record["entity"]["type"] is None and record["entity"]["clinicians"] == Decimal(1)
     assert record["election"] == "none" and record["complex_patient_bonus"] == Decimal(0)
     assert record["category_scores"] == {"quality": None, "cost": None, "ia": None, "pi": None}
     for key in ("eligibility", "cost", "quality", "facility_based", "pi_rollup"):
