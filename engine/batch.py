@@ -69,7 +69,7 @@ def score_line(line_no: int, text: str) -> dict[str, Any]:
         ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context") \
             if record.get("context") is not None else Context()
         resolve_performance_year(sub, ctx, requested=year.performance_year)
-        return compact(score(year, sub, ctx).report, record_id)
+        return compact(score(year, sub, ctx, detail=False).report, record_id)
     except RulesError as exc:
         return {"id": record_id, "line": line_no, "error": " | ".join(d.message for d in exc.diagnostics)}
     except RecursionError:

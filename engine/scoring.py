@@ -34,8 +34,12 @@ def _empty_submission() -> dict[str, Any]:
             "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}
 
 
-def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None) -> dict[str, Any]:
-    """The report's fields, each the value of a named definition of the year."""
+def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None, *,
+                 detail: bool = True) -> dict[str, Any]:
+    """The report's fields, each the value of a named definition of the year.
+
+    `detail=False` leaves out each category's reason and measure detail (population runs need
+    only the scores, weights and adjustment, and skip computing them)."""
     entity = {"type": context.entity.type,
               "tin": submission.taxpayerIdentificationNumber if submission is not None else None,
               "npi": submission.nationalProviderIdentifier if submission is not None else None,
@@ -48,6 +52,8 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
             "points": ev.call("category_points", (c,)),
             "reweighted": ev.call("category_reweighted", (c,)),
         }
+        if not detail:
+            continue
         reason = ev.call("category_reason", (c,))
         if reason is not None:
             categories[c]["reason"] = reason
@@ -94,9 +100,9 @@ def check_inventory(year: Year, submission: Submission) -> None:
 
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
-          trace: bool = False) -> Scored:
+          trace: bool = False, detail: bool = True) -> Scored:
     context = (context if context is not None else Context()).for_submission(submission)
     if submission is not None:
         check_inventory(year, submission)
     ev = evaluate(year, submission, context, trace=trace)
-    return Scored(build_report(year, ev, context, submission), ev)
+    return Scored(build_report(year, ev, context, submission, detail=detail), ev)
