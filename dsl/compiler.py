@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from dsl import ast
+from dsl import ast, ops
 from dsl.builtins import BUILTINS, truth
 from dsl.errors import Diagnostic, EvaluationError, Location
-from dsl.values import EvalFailure, Table, equal, type_name
+from dsl.values import EvalFailure, Table, type_name
 
 # Arithmetic for every evaluation: 34 significant digits, exact where the
 # inputs allow; rounding happens only through the rounding built-ins.
@@ -209,46 +209,8 @@ def _guard(loc: Location, what: str, fn: Code) -> Code:
     return guarded
 
 
-def _num(v: Any, op: str) -> Decimal:
-    if type(v) is Decimal:
-        return v
-    raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
-
-
-_equal = equal
-
-
-def _order(op: str) -> Callable[[Any, Any], bool]:
-    import operator
-
-    cmp = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
-
-    def compare(a: Any, b: Any) -> bool:
-        if type(a) is Decimal and type(b) is Decimal or type(a) is str and type(b) is str:
-            return cmp(a, b)
-        raise EvalFailure(f"cannot compare {type_name(a)} {op} {type_name(b)}")
-
-    return compare
-
-
-def _member(x: Any, xs: Any) -> bool:
-    if isinstance(xs, (tuple, frozenset)):
-        return any(_equal(x, y) for y in xs)
-    if isinstance(xs, dict):
-        return x in xs
-    if isinstance(xs, Table):
-        return xs.get(x) is not None
-    if isinstance(xs, str) and isinstance(x, str):
-        return x in xs
-    raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
-
-
-_ARITH: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-}
+_ARITH = {"+": ops.h_add, "-": ops.h_sub, "*": ops.h_mul, "/": ops.h_div}
+_ORDER = {"<": ops.h_lt, "<=": ops.h_le, ">": ops.h_gt, ">=": ops.h_ge}
 
 
 class Compiler:
@@ -333,17 +295,7 @@ class Compiler:
             return lambda f: v
         target = self.expr(node.target, local)
         name = node.name
-
-        def get(f: Frame) -> Any:
-            obj = target(f)
-            if type(obj) is dict:
-                try:
-                    return obj[name]
-                except KeyError:
-                    raise EvalFailure(f"the record has no field `{name}`") from None
-            raise EvalFailure(f"cannot read field `{name}` of {type_name(obj)}")
-
-        return _guard(node.loc, f"reading `.{name}`", get)
+        return _guard(node.loc, f"reading `.{name}`", lambda f: ops.h_field(target(f), name))
 
     def _index(self, node: ast.Index, local: frozenset[str]) -> Code:
         target = self.expr(node.target, local)
@@ -352,20 +304,11 @@ class Compiler:
         def get(f: Frame) -> Any:
             obj = target(f)
             k = key(f)
-            if isinstance(obj, Table):
+            if isinstance(obj, Table) and f.ev.trace_on:
                 row = obj.lookup(k)
-                if f.ev.trace_on:
-                    f.ev.note_row(obj, k, row)
+                f.ev.note_row(obj, k, row)
                 return row
-            if type(obj) is dict:
-                if k in obj:
-                    return obj[k]
-                raise EvalFailure(f"the record has no field {k!r}")
-            if type(obj) is tuple:
-                if type(k) is Decimal and k == k.to_integral_value() and 0 <= k < len(obj):
-                    return obj[int(k)]
-                raise EvalFailure(f"list position {k} is out of range (the list has {len(obj)} items)")
-            raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
+            return ops.h_index(obj, k)
 
         return _guard(node.loc, "lookup", get)
 
@@ -373,7 +316,7 @@ class Compiler:
         operand = self.expr(node.operand, local)
         if node.op == "not":
             return _guard(node.loc, "`not`", lambda f: not truth(operand(f), "`not`"))
-        return _guard(node.loc, "negation", lambda f: -_num(operand(f), "-"))
+        return _guard(node.loc, "negation", lambda f: ops.h_neg(operand(f)))
 
     def _binary(self, node: ast.Binary, local: frozenset[str]) -> Code:
         left = self.expr(node.left, local)
@@ -384,17 +327,17 @@ class Compiler:
         if op == "or":
             return _guard(node.loc, "`or`", lambda f: truth(left(f), "`or`") or truth(right(f), "`or`"))
         if op == "==":
-            return lambda f: _equal(left(f), right(f))
+            return lambda f: ops.h_eq(left(f), right(f))
         if op == "!=":
-            return lambda f: not _equal(left(f), right(f))
+            return lambda f: not ops.h_eq(left(f), right(f))
         if op == "in":
-            return _guard(node.loc, "`in`", lambda f: _member(left(f), right(f)))
+            return _guard(node.loc, "`in`", lambda f: ops.h_in(left(f), right(f)))
         if op == "not in":
-            return _guard(node.loc, "`not in`", lambda f: not _member(left(f), right(f)))
+            return _guard(node.loc, "`not in`", lambda f: not ops.h_in(left(f), right(f)))
         if op in _ARITH:
             arith = _ARITH[op]
-            return _guard(node.loc, f"`{op}`", lambda f: arith(_num(left(f), op), _num(right(f), op)))
-        cmp = _order(op)
+            return _guard(node.loc, f"`{op}`", lambda f: arith(left(f), right(f)))
+        cmp = _ORDER[op]
         return _guard(node.loc, f"`{op}`", lambda f: cmp(left(f), right(f)))
 
     def _if(self, node: ast.If, local: frozenset[str]) -> Code:

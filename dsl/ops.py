@@ -1,0 +1,127 @@
+"""The rule language's operations, shared by the closure compiler and the generated code.
+
+One definition of what `+`, `==`, `in`, `.field` and `[key]` mean: exact decimals only,
+no silent mixing of kinds (1 is not true), and an `EvalFailure` that says what went wrong.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from dsl.values import EvalFailure, Table, equal, type_name
+
+_D = Decimal
+
+
+def _num(v: Any, op: str) -> Decimal:
+    if type(v) is _D:
+        return v
+    raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
+
+
+def h_add(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a + b
+    return _num(a, "+") + _num(b, "+")
+
+
+def h_sub(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a - b
+    return _num(a, "-") - _num(b, "-")
+
+
+def h_mul(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a * b
+    return _num(a, "*") * _num(b, "*")
+
+
+def h_div(a: Any, b: Any) -> Decimal:
+    if type(a) is _D and type(b) is _D:
+        return a / b
+    return _num(a, "/") / _num(b, "/")
+
+
+def h_neg(a: Any) -> Decimal:
+    return -_num(a, "-")
+
+
+def _ordered(a: Any, b: Any, op: str) -> None:
+    if not ((type(a) is _D and type(b) is _D) or (type(a) is str and type(b) is str)):
+        raise EvalFailure(f"cannot compare {type_name(a)} {op} {type_name(b)}")
+
+
+def h_lt(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<")
+    return a < b
+
+
+def h_le(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<=")
+    return a <= b
+
+
+def h_gt(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">")
+    return a > b
+
+
+def h_ge(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">=")
+    return a >= b
+
+
+def h_eq(a: Any, b: Any) -> bool:
+    if type(a) is type(b) and type(a) in (_D, str, bool):
+        return a == b
+    return equal(a, b)
+
+
+def h_in(x: Any, xs: Any) -> bool:
+    if type(xs) is tuple or type(xs) is frozenset:
+        if type(x) in (str, _D):
+            for y in xs:
+                if type(y) is type(x) and y == x:
+                    return True
+            return False
+        return any(equal(x, y) for y in xs)
+    if type(xs) is dict:
+        return x in xs
+    if isinstance(xs, Table):
+        return xs.get(x) is not None
+    if type(xs) is str and type(x) is str:
+        return x in xs
+    raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
+
+
+def h_field(obj: Any, name: str) -> Any:
+    if type(obj) is dict:
+        try:
+            return obj[name]
+        except KeyError:
+            raise EvalFailure(f"the record has no field `{name}`") from None
+    raise EvalFailure(f"cannot read field `{name}` of {type_name(obj)}")
+
+
+def h_index(obj: Any, k: Any) -> Any:
+    if isinstance(obj, Table):
+        return obj.lookup(k)
+    if type(obj) is dict:
+        if k in obj:
+            return obj[k]
+        raise EvalFailure(f"the record has no field {k!r}")
+    if type(obj) is tuple:
+        if type(k) is _D and k == k.to_integral_value() and 0 <= k < len(obj):
+            return obj[int(k)]
+        raise EvalFailure(f"list position {k} is out of range (the list has {len(obj)} items)")
+    raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
+
+
+def h_cond(c: Any) -> bool:
+    if c is True or c is False:
+        return c
+    raise EvalFailure(f"`if` needs true or false, got {type_name(c)}")
+
+
