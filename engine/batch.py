@@ -8,6 +8,8 @@ batch is complete, so a final name never holds a partial result.
 from __future__ import annotations
 
 import csv
+import functools
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -84,6 +86,23 @@ def score_chunk(chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
     return [score_line(n, text) for n, text in chunk]
 
 
+def format_result(result: dict[str, Any], fmt: str) -> str:
+    """One output line (JSON, or a CSV row), made in the worker so the parent only writes text."""
+    from engine.render import format_number, to_json
+
+    if fmt == "csv":
+        out = io.StringIO()
+        csv.DictWriter(out, fieldnames=CSV_FIELDS).writerow(
+            {k: (format_number(v) if isinstance(v, Decimal) else v) for k, v in csv_row(result).items()})
+        return out.getvalue()
+    return to_json(result, indent=None)
+
+
+def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, bool]]:
+    """Score and format a chunk: (output line, whether the record failed) per record."""
+    return [(format_result(r, fmt), "error" in r) for r in score_chunk(chunk)]
+
+
 CSV_FIELDS = ["id", "line", "performance_year", "final_score", "quality_score", "quality_weight", "cost_score",
               "cost_weight", "ia_score", "ia_weight", "pi_score", "pi_weight", "adjustment_applies",
               "adjustment_direction", "adjustment_percent", "error"]
@@ -124,18 +143,11 @@ class Writer:
             self.handle = open(self.tmp, "a", encoding="utf-8", newline="")  # noqa: SIM115
         else:
             self.handle = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self.csv = csv.DictWriter(self.handle, fieldnames=CSV_FIELDS) if fmt == "csv" else None
-        if self.csv and self.handle.tell() == 0:
-            self.csv.writeheader()
+        if fmt == "csv" and self.handle.tell() == 0:
+            csv.DictWriter(self.handle, fieldnames=CSV_FIELDS).writeheader()
 
-    def write(self, result: dict[str, Any]) -> None:
-        from engine.render import format_number, to_json
-
-        if self.csv:
-            self.csv.writerow({k: (format_number(v) if isinstance(v, Decimal) else v)
-                               for k, v in csv_row(result).items()})
-        else:
-            self.handle.write(to_json(result, indent=None))
+    def write(self, line: str) -> None:
+        self.handle.write(line)
 
     def flush(self) -> None:
         self.handle.flush()
@@ -216,15 +228,16 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
     try:
         with open(input_path, encoding="utf-8", errors="replace") as lines:
             parts = numbered_chunks(_skip(lines, writer.done))
+            work = functools.partial(score_chunk_text, fmt)
             if workers == 1:
                 init_worker(*init_args)
-                _drain(map(score_chunk, parts), writer, stats, progress)
+                _drain(map(work, parts), writer, stats, progress)
             else:
                 n = workers or os.cpu_count() or 1
                 ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
                 with ProcessPoolExecutor(n, mp_context=ctx, initializer=init_worker, initargs=init_args) as pool:
                     try:
-                        _drain(_in_order(pool, score_chunk, parts, 4 * n), writer, stats, progress)
+                        _drain(_in_order(pool, work, parts, 4 * n), writer, stats, progress)
                     except BrokenProcessPool:
                         raise RulesError("a worker process died; the records written so far are kept in "
                                          f"{writer.tmp} — run again with --resume to continue") from None
@@ -235,13 +248,13 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
     return stats
 
 
-def _drain(results: Iterable[list[dict[str, Any]]], writer: Writer, stats: BatchStats,
+def _drain(results: Iterable[list[tuple[str, bool]]], writer: Writer, stats: BatchStats,
            progress: Callable[[int], None] | None) -> None:
     for chunk in results:
-        for r in chunk:
-            writer.write(r)
+        for line, failed in chunk:
+            writer.write(line)
             stats.records += 1
-            if "error" in r:
+            if failed:
                 stats.failed += 1
         writer.flush()
         if progress:
@@ -263,7 +276,7 @@ def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules
     try:
         with Client(scheduler) as client, open(input_path, encoding="utf-8", errors="replace") as lines:
             parts = numbered_chunks(_skip(lines, writer.done))
-            _drain(_in_order(_DaskSubmitter(client, init_args), None, parts, 16), writer, stats, progress)
+            _drain(_in_order(_DaskSubmitter(client, init_args, fmt), None, parts, 16), writer, stats, progress)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -274,19 +287,20 @@ def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules
 class _DaskSubmitter:
     """Lets `_in_order` drive a Dask client like an executor."""
 
-    def __init__(self, client: Any, init_args: tuple[Any, ...]):
+    def __init__(self, client: Any, init_args: tuple[Any, ...], fmt: str):
         self.client = client
         self.init_args = init_args
+        self.fmt = fmt
 
     def submit(self, _fn: Any, part: list[tuple[int, str]]) -> Any:
-        return self.client.submit(_dask_chunk, self.init_args, part, pure=False)
+        return self.client.submit(_dask_chunk, self.init_args, self.fmt, part, pure=False)
 
 
-def _dask_chunk(init_args: tuple[Any, ...], part: list[tuple[int, str]]) -> list[dict[str, Any]]:
+def _dask_chunk(init_args: tuple[Any, ...], fmt: str, part: list[tuple[int, str]]) -> list[tuple[str, bool]]:
     if _WORKER.get("args") != init_args:
         init_worker(*init_args)
         _WORKER["args"] = init_args
-    return score_chunk(part)
+    return score_chunk_text(fmt, part)
 
 
 def count_lines(path: Path) -> int:
