@@ -40,6 +40,3 @@ REQUIRED_DEFINITIONS: tuple[Requirement, ...] = (
 
 # Data every year must have (namespace, item).
 REQUIRED_DATA: tuple[tuple[str, str], ...] = (("program", "performance_year"),)
-
-# Context fields that may name the year; the submission's own is `performanceYear`.
-INPUT_ROOTS = ("submission", "context")

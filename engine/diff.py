@@ -84,10 +84,6 @@ def _compare(path: str, old: Any, new: Any, ctx: dict[str, Any], out: list[Chang
     out.append(Change(path, "changed", old=old, new=new, **ctx))
 
 
-def _row_label(table: Any, key: Any) -> str:
-    return f"[{format_key(key)}]"
-
-
 def _compare_items(ns: str, name: str, a: Item | None, b: Item | None, out: list[Change]) -> None:
     path = f"{ns}.{name}"
     ctx = {"old_source": a.source if a else None, "new_source": b.source if b else None, "group": f"{ns}.yaml"}
@@ -105,7 +101,7 @@ def _compare_items(ns: str, name: str, a: Item | None, b: Item | None, out: list
     else:
         rows_a, rows_b = a.value.rows, b.value.rows
         for key, row in rows_a.items():
-            label = f"{path}{_row_label(a.value, key)}"
+            label = f"{path}[{format_key(key)}]"
             if key not in rows_b:
                 out.append(Change(label, "removed", old=_without_key(row, a.value.key_field), **ctx))
             else:
@@ -113,7 +109,7 @@ def _compare_items(ns: str, name: str, a: Item | None, b: Item | None, out: list
                          ctx, out)
         for key, row in rows_b.items():
             if key not in rows_a:
-                out.append(Change(f"{path}{_row_label(b.value, key)}", "added",
+                out.append(Change(f"{path}[{format_key(key)}]", "added",
                                   new=_without_key(row, b.value.key_field), **ctx))
     if a.confirmed != b.confirmed:
         out.append(Change(f"{path}.confirmed", "changed", old=a.confirmed, new=b.confirmed, **ctx))

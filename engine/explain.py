@@ -3,7 +3,6 @@ the data they read (value and source), the table rows they matched, and their ci
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Iterator
 
 from dsl.compiler import TraceEntry
@@ -160,6 +159,4 @@ def _plain(value: Any) -> Any:
         plain = to_plain(value)
         text = value_text(value)
         return plain if len(text) <= 400 else text[:399] + "…"
-    if isinstance(value, Decimal):
-        return value
     return value

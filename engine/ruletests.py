@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dsl.errors import DataError, Diagnostic, Location, RulesError
+from dsl.errors import DataError, Diagnostic, RulesError
 from engine.yamlsafe import load_yaml
 
 
@@ -184,7 +184,3 @@ def run_files(files: list[Path], rules: Path | None = None) -> list[CaseResult]:
             continue
         results.extend(run_case(c, f, rules) for c in cases)
     return results
-
-
-def locate(file: Path) -> Location:
-    return Location(str(file), 1, 1)
