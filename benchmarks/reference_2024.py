@@ -48,6 +48,20 @@ for _m in ("PI_PHCDRR_1", "PI_PHCDRR_3"):
         PI_EXCLUSIONS[f"{_m}_EX_{_k}"] = _m
 PI_REWEIGHT_STATUSES = ("small_practice", "hospital_based", "asc_based", "non_patient_facing")
 IA_DOUBLING = ("small_practice", "rural", "hpsa", "non_patient_facing")
+WEB_INTERFACE, CAHPS = "cmsWebInterface", "certifiedSurveyVendor"
+
+
+def refused(method: str, ent_type: str, small: bool, other_categories: bool) -> bool:
+    """Collection types CMS scores only for some entities (000: Part B claims only for small
+    practices, and at group level only with another category; CAHPS and the Web Interface not
+    for individuals)."""
+    if method == "claims":
+        return not small or (ent_type == "group" and not other_categories)
+    if method == CAHPS:
+        return ent_type not in ("group", "subgroup", "virtual_group", "apm_entity")
+    if method == WEB_INTERFACE:
+        return ent_type not in ("group", "virtual_group", "apm_entity")
+    return False
 
 
 def half_up(x: D, places: int) -> D:
@@ -95,8 +109,8 @@ def _measure(ref: Reference, mid: str, method: str, v: dict[str, Any], small: bo
     out = {"id": mid, "method": method, "outcome": is_outcome,
            "hp": info is not None and (info["high_priority"] or is_outcome), "drop": False}
     low = D(3) if small else D(0)
-    if mid in EXCLUDED_QUALITY:
-        return {**out, "points": None, "drop": True}
+    if mid in EXCLUDED_QUALITY or (info is not None and info["metric_type"] == "nonProportion"):
+        return {**out, "points": None, "drop": True}  # excluded, or a non-proportion measure as a single rate
     bench = ref.benchmarks.get((mid, method))
     if info is None:
         return {**out, "points": low, "drop": True}
@@ -113,12 +127,23 @@ def _measure(ref: Reference, mid: str, method: str, v: dict[str, Any], small: bo
     return {**out, "points": points}
 
 
+def accepted_quality_sets(sub: dict[str, Any], ctx: dict[str, Any], small: bool) -> list[dict[str, Any]]:
+    other = any(s["category"] != "quality" for s in sub["measurementSets"])
+    return [s for s in sub["measurementSets"] if s["category"] == "quality"
+            and not refused(s["submissionMethod"], ctx["entity"]["type"], small, other)]
+
+
+def _pct(points: D, denominator: D) -> D:
+    return points / denominator * 100 if denominator else D(0)
+
+
 def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], small: bool, app: bool) -> D | None:
     sets = [s for s in sub["measurementSets"] if s["category"] == "quality"]
-    results = [_measure(ref, m["measureId"], s["submissionMethod"], m["value"], small, app)
-               for s in sets for m in s["measurements"]]
-    if ctx.get("exceptions", {}).get("quality") and not sets:
-        return None
+    all_results = [_measure(ref, m["measureId"], s["submissionMethod"], m["value"], small, app)
+                   for s in accepted_quality_sets(sub, ctx, small) for m in s["measurements"]]
+    if ctx.get("exceptions", {}).get("quality") and not any(s["measurements"] for s in accepted_quality_sets(sub, ctx, small)):
+        return None  # 2024: only a qualifying submission cancels the exception's reweighting
+    results = [r for r in all_results if r["method"] != WEB_INTERFACE]
     if app:
         points, slots = D(0), 0
         for ids, zero_if_missing in APP_SLOTS:
@@ -150,9 +175,17 @@ def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], smal
             counted = [pick] + [r for r in ranked if r["id"] != pick["id"]][: required - 1]
         points = sum((r["points"] for r in counted), D(0))
         denominator = D(10 * required)
+    bonus = D(6) if small and all_results else D(0)
+    # The Web Interface set (with CAHPS) against the other collection types: the better one.
+    wi = [r for r in all_results if r["method"] in (WEB_INTERFACE, CAHPS) and r["points"] is not None
+          and not r["drop"]]
+    if any(r["method"] == WEB_INTERFACE for r in all_results):
+        others = any(r["method"] not in (WEB_INTERFACE, CAHPS) for r in all_results)
+        wi_points, wi_den = sum((r["points"] for r in wi), D(0)), D(10 * len(wi))
+        if not others or _pct(wi_points, wi_den) >= _pct(points + bonus, denominator):
+            points, denominator = wi_points, wi_den
     if denominator == 0:
         return None
-    bonus = D(6) if small and results else D(0)
     achievement = points / denominator * 100
     prior = (ctx.get("quality") or {}).get("prior_achievement")
     improvement = D(0)
@@ -168,9 +201,12 @@ def _neg(text: str) -> tuple[int, ...]:
 
 
 def pi_score(sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D | None, bool]:
-    """(score, complete) — complete: submitted with no reason for a zero."""
+    """(score, qualifying) — qualifying: every required element present, whatever the values
+    (004, "Why Did I Receive a Performance Category Score of 0 Out of 25 Points …")."""
     sets = [s for s in sub["measurementSets"] if s["category"] == "pi"]
     ent = ctx["entity"]
+    reweighted = any(ent.get(s) for s in PI_REWEIGHT_STATUSES) or ent.get("clinician_type") == "clinical_social_worker" \
+        or ctx.get("exceptions", {}).get("pi")
     if not sets:
         rollup = ctx.get("pi_rollup") or []
         if ent["type"] == "apm_entity" and rollup:
@@ -224,7 +260,12 @@ def pi_score(sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D | None, bool]:
             chosen[obj] = next(o for o in complete if base(o) == top)
     days = [(date.fromisoformat(s["performanceEnd"]) - date.fromisoformat(s["performanceStart"])).days + 1
             for s in sets]
-    zero = (conflict or cehrt is None or len(cehrt) != 15 or not ("15E" in cehrt or "15C" in cehrt)
+    qualifying = cehrt is not None and all(k in answers for k in PI_REQUIRED_YES) \
+        and all(c is not None for c in chosen.values())
+    if reweighted and not qualifying:
+        return None, False
+    pdmp_no = answers.get("PI_EP_2") is False and "PI_EP_2" not in excluded
+    zero = (conflict or pdmp_no or cehrt is None or len(cehrt) != 15 or not ("15E" in cehrt or "15C" in cehrt)
             or "15H" in cehrt or not all(yes(k) for k in PI_REQUIRED_YES) or min(days) < 180
             or any(c is None for c in chosen.values()))
     if not zero:
@@ -237,7 +278,7 @@ def pi_score(sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D | None, bool]:
             if yes(k) and k not in excluded and not (yes(f"{k}_PRE") or yes(f"{k}_PROD")):
                 zero = True
     if zero:
-        return D(0), False
+        return D(0), qualifying
     maxp = {k: D(v) for k, v in base_points.items()}
     hie = chosen["hie"] or []
     receivers = [k for k in hie if k not in excluded]
@@ -337,25 +378,29 @@ def _score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D,
             (election == "opt_in" and status == "exempt"):
         raise Rejected()
     quality_sets = any(s["category"] == "quality" for s in sub["measurementSets"])
-    pi, pi_complete = pi_score(sub, ctx)
+    pi, pi_qualifying = pi_score(sub, ctx)
     pi_submitted = any(s["category"] == "pi" for s in sub["measurementSets"])
     ia_pts, ia_any = ia_points(ref, sub, ctx)
-    apm_credit = bool(ent.get("apm_participant")) and (quality_sets or pi_submitted)
+    euc = bool(ctx.get("auto_euc")) and ent["type"] == "individual"
+    # A qualifying quality submission: numerator and denominator data for one measure CMS scores.
+    quality_qualifying = any(s["measurements"] for s in accepted_quality_sets(sub, ctx, small))
+    if euc:
+        apm_credit = bool(ent.get("apm_participant")) and (quality_qualifying or pi_qualifying)
+    else:
+        apm_credit = bool(ent.get("apm_participant")) and (quality_sets or pi_submitted)
     ia_total = max(ia_pts, D(20)) if apm_credit else ia_pts
     ia = None if (not ia_any and not apm_credit and ctx.get("exceptions", {}).get("ia")) else ia_total / 40 * 100
     scores: dict[str, D | None] = {"quality": quality_score(ref, sub, ctx, small, app), "cost": cost_score(ctx),
                                    "ia": ia, "pi": pi}
     if app:
         scores["cost"], scores["ia"] = None, D(100)
-    if ctx.get("auto_euc") and ent["type"] == "individual":
+    if euc:
         submitted = set()
-        q_results = {m["measureId"] for s in sub["measurementSets"] if s["category"] == "quality"
-                     for m in s["measurements"] if m["measureId"] not in EXCLUDED_QUALITY}
-        if len(q_results) >= 6:
+        if quality_qualifying:
             submitted.add("quality")
-        if pi_complete:
+        if pi_qualifying:
             submitted.add("pi")
-        if ia_pts >= 40 or apm_credit:
+        if ia_any or apm_credit:
             submitted.add("ia")
         scores = {c: (scores[c] if c in submitted else None) for c in CATS}
         row = (EUC_SMALL if small else EUC)[frozenset(submitted)]

@@ -147,6 +147,10 @@ class ComplexPatient(_Closed):
 
     hcc_risk_z: StrictNumber | None = None
     dual_eligible_z: StrictNumber | None = None
+    hcc_risk_at_or_above_median: StrictBool | None = None
+    """What CMS's feedback says of the indicator against the prior year's median; None: the year's
+    stand-in median (`program.complex_patient_median_z`) decides."""
+    dual_eligible_at_or_above_median: StrictBool | None = None
 
 
 class CategoryScores(_Closed):

@@ -32,6 +32,8 @@ REQUIRED_DEFINITIONS: tuple[Requirement, ...] = (
     Requirement("rejections", None, "reasons the inputs cannot be scored at all (an empty list when they can)"),
     Requirement("complex_patient_bonus", None, "bonus points added to the final score"),
     Requirement("final_score", None, "the final score, 0–100, as CMS publishes it"),
+    Requirement("final_score_reason", None, "why a rule set the final score (the performance threshold when too few "
+                                            "categories were scored …), or none"),
     Requirement("payment_adjustment_applies", None, "whether the final score sets a payment adjustment"),
     Requirement("payment_adjustment_direction", None, "positive, negative or neutral"),
     Requirement("payment_adjustment_percent", None, "the adjustment in percent, as published"),

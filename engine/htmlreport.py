@@ -72,6 +72,8 @@ def report_html(year: Year, report: dict[str, Any], explanation: list[TraceEntry
             _bars(report),
             f"<p>Complex patient bonus: {_two_places(report['complex_patient_bonus'])} · "
             f"<strong>Final score: {_two_places(report['final_score'])} / 100</strong> · "
+            + (f"<span class=\"muted\">{e(report['final_score_reason'])}</span> · "
+               if report.get("final_score_reason") else "") +
             f"Payment adjustment: {e(_adjustment_text(report))}</p>",
             _details(report)]
     if explanation:

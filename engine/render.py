@@ -149,13 +149,15 @@ def to_markdown(report: dict[str, Any]) -> str:
                       "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
             lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", f"- Complex patient bonus: {_two_places(report['complex_patient_bonus'])}",
-              f"- **Final score: {_two_places(report['final_score'])} / 100**",
+              f"- **Final score: {_two_places(report['final_score'])} / 100**"
+              + (f" — {report['final_score_reason']}" if report.get("final_score_reason") else ""),
               f"- Payment adjustment: {_adjustment_text(report)}", ""]
     return "\n".join(lines)
 
 
 def print_table(report: dict[str, Any], console: Any) -> None:
     """A readable table on the terminal (rich)."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"MIPS {report['performance_year']} — {report['reporting_option']}", title_justify="left")
@@ -170,9 +172,11 @@ def print_table(report: dict[str, Any], console: Any) -> None:
     table.add_row("Complex patient bonus", "", "", _two_places(report["complex_patient_bonus"]), "")
     table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
     console.print(table)
+    if report.get("final_score_reason"):
+        console.print(f"Final score: {escape(report['final_score_reason'])}")
     for c, cat in report["categories"].items():
         if cat.get("reason"):
-            console.print(f"{CATEGORY_TITLES.get(c, c)}: {cat['reason']}")
+            console.print(f"{escape(CATEGORY_TITLES.get(c, c))}: {escape(cat['reason'])}")
     for c, cat in report["categories"].items():
         if cat.get("measures"):
             columns, rows = detail_table(cat)

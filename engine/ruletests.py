@@ -8,6 +8,7 @@
         expect:
           categories.quality.points: 19.98
           categories.quality.measures[001].points: 7.5     # list items by position or by measure_id
+          categories.quality.measures[236@registry].counted: false   # … and collection type
         tolerance: 0.005                                   # optional, for numbers
 
 A case may instead expect `error: "text the error must contain"`.
@@ -92,8 +93,11 @@ def lookup(report: Any, path: str) -> Any:
             if index and index.isdigit() and not any(isinstance(v, dict) and "measure_id" in v for v in value):
                 value = value[int(index)]
             else:
+                # `236@registry`: the item of that ID reported through that collection type.
+                ident, _, method = key.partition("@")
                 matches = [v for v in value if isinstance(v, dict)
-                           and key in (v.get("measure_id"), v.get("activity_id"))]
+                           and ident in (v.get("measure_id"), v.get("activity_id"))
+                           and (not method or v.get("submission_method") == method)]
                 if not matches:
                     raise KeyError(path)
                 value = matches[0]

@@ -70,6 +70,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         "eligibility": ev.value("eligibility_status"),
         "scoring_basis": ev.value("scoring_basis"),
         "final_score": ev.value("final_score"),
+        **_present("final_score_reason", ev.value("final_score_reason")),
         "categories": categories,
         "complex_patient_bonus": ev.value("complex_patient_bonus"),
         "payment_adjustment": {
@@ -80,6 +81,11 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         },
     }
     return to_plain(report)
+
+
+def _present(key: str, value: Any) -> dict[str, Any]:
+    """A report field that appears only when it says something (like a category's reason)."""
+    return {} if value is None else {key: value}
 
 
 def check_inventory(year: Year, submission: Submission) -> None:

@@ -235,7 +235,8 @@ class NonProportion(_Open):
     observationInstances: Count | None = None
     isEndToEndReported: StrictBool | None = None
     reportingRate: Percent | None = None
-    performanceRate: Percent | None = None
+    performanceRate: StrictNumber | None = None
+    """The measure's own result (a median time, a ratio …): not a percent, so not capped at 100."""
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {

@@ -304,13 +304,18 @@ def test_euc_does_not_apply_to_groups(year_2024):
 
 
 def test_only_a_qualifying_submission_counts_in_2024(year_2023, year_2024):
-    def report(year):
+    def report(year, measures):
         y = year.performance_year
-        return run(year, sub(y, quality_set(y, ["112"]), pi_set(y, COMPLETE_PI)), auto_euc=True)
+        quality = {**quality_set(y, measures), "measurements": quality_set(y, measures)["measurements"]}
+        return run(year, sub(y, quality, pi_set(y, COMPLETE_PI)), auto_euc=True)
 
-    r23 = report(year_2023)  # 2023: any data voids the 0% weight
-    assert r23["categories"]["quality"]["weight"] == 70 and r23["categories"]["pi"]["weight"] == 30
-    r24 = report(year_2024)  # 2024: one quality measure is not a complete submission
+    # One measure with numerator and denominator data qualifies in both years.
+    for year in (year_2023, year_2024):
+        r = report(year, ["112"])
+        assert r["categories"]["quality"]["weight"] == 70 and r["categories"]["pi"]["weight"] == 30
+    # A quality set without a measure: any data in 2023, not a qualifying submission in 2024.
+    assert report(year_2023, [])["categories"]["quality"]["weight"] == 70
+    r24 = report(year_2024, [])
     assert r24["categories"]["quality"]["reweighted"] is True
     assert r24["categories"]["pi"]["weight"] == 100 and r24["final_score"] == 75
 

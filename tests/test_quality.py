@@ -192,7 +192,7 @@ def test_same_measure_through_two_methods_counts_once(year_2024):
     ms = by_id(q)
     assert ms[("236", "electronicHealthRecord")]["counted"] is True
     assert ms[("236", "registry")]["counted"] is False
-    assert ms[("236", "registry")]["reason"] == "another collection type of this measure scored higher"
+    assert ms[("236", "registry")]["reason"] == "another collection type of this measure scored higher (eCQM)"
     assert close(q["score"], q4(9 + D("1.3") / D("5.34")) / 60 * 100)
 
 
