@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from engine.htmlreport import report_html
 from engine.render import to_markdown
 from tests.test_categories import COMPLETE_PI, ia_set, pi_set, quality_set, run, sub
 
@@ -141,6 +142,8 @@ def test_small_group_claims_alone_are_not_scored(year_2024):
 
 
 @pytest.mark.parametrize("method, reason", [
+    ("administrativeClaims", "administrative claims measures are calculated by CMS from claims, not submitted "
+                             "(give them in the context's quality.admin_claims)"),
     ("certifiedSurveyVendor", "the CAHPS for MIPS survey is scored only for groups, subgroups, virtual groups and APM Entities"),
     ("cmsWebInterface", "the CMS Web Interface is scored only for registered groups, virtual groups and APM Entities"),
 ])
@@ -162,6 +165,8 @@ def test_the_report_says_why_the_final_score_is_the_threshold(request, year_fixt
     assert r["final_score_reason"] == ("fewer than 2 performance categories scored, so the final score is the "
                                        "performance threshold (75)")
     assert "Final score: 75.00 / 100** — fewer than 2 performance categories scored" in to_markdown(r)
+    assert "fewer than 2 performance categories scored, so the final score is the performance threshold (75)" \
+        in report_html(year, r)
     full = run(year, None, category_scores={"quality": 60, "cost": 60, "ia": 60, "pi": 60})
     assert "final_score_reason" not in full
 
