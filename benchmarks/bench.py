@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.reference_2024 import Reference, Rejected, score_record  # noqa: E402
-from dsl.errors import RulesError  # noqa: E402
-from engine.batch import run_local  # noqa: E402
-from engine.context import parse_context  # noqa: E402
-from engine.scoring import score  # noqa: E402
-from engine.submission import parse_submission  # noqa: E402
-from engine.synth import Synthesizer, write_population  # noqa: E402
-from engine.year import load_year  # noqa: E402
+from mips_rules.dsl.errors import RulesError  # noqa: E402
+from mips_rules.engine.batch import run_local  # noqa: E402
+from mips_rules.engine.context import parse_context  # noqa: E402
+from mips_rules.engine.scoring import score  # noqa: E402
+from mips_rules.engine.submission import parse_submission  # noqa: E402
+from mips_rules.engine.synth import Synthesizer, write_population  # noqa: E402
+from mips_rules.engine.year import load_year  # noqa: E402
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from dsl.errors import Location
+from mips_rules.dsl.errors import Location
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 from functools import cmp_to_key
 from typing import Any, Callable
 
-from dsl.values import EvalFailure, Table, equal, require_list, require_number, type_name
+from mips_rules.dsl.values import EvalFailure, Table, equal, require_list, require_number, type_name
 
 MAX_COLLECTION = 1_000_000  # evaluation refuses to build larger lists (untrusted rules)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dsl import ast
-from dsl.builtins import BUILTINS
-from dsl.errors import Diagnostic, Location, did_you_mean
-from dsl.values import Table
+from mips_rules.dsl import ast
+from mips_rules.dsl.builtins import BUILTINS
+from mips_rules.dsl.errors import Diagnostic, Location, did_you_mean
+from mips_rules.dsl.values import Table
 
 # A shape describes the fields of an input record: a mapping of field → shape, or None when unknown.
 Shape = Mapping[str, Any] | None
@@ -228,7 +228,7 @@ def _check_static_chain(root: str, value: Any, fields: list[ast.Field], result: 
             result.error(f"`{path}` is a table; look a row up with `{path}[key]`", f.loc)
             return
         if not isinstance(value, dict):
-            from dsl.values import type_name
+            from mips_rules.dsl.values import type_name
 
             result.error(f"`{path}` is a {type_name(value)}, not a record: it has no `{f.name}`", f.loc)
             return

@@ -12,10 +12,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Callable, Mapping
 
-from dsl import ast
-from dsl.builtins import BUILTINS, truth
+from mips_rules.dsl import ast
+from mips_rules.dsl.builtins import BUILTINS, truth
 
-from dsl import ops as _ops
+from mips_rules.dsl import ops as _ops
 
 HELPERS: dict[str, Callable[..., Any]] = {
     name: fn for name, fn in vars(_ops).items() if name.startswith("h_") and callable(fn)

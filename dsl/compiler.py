@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from dsl import ast, ops
-from dsl.builtins import BUILTINS, truth
-from dsl.errors import Diagnostic, EvaluationError, Location
-from dsl.values import EvalFailure, Table, type_name
+from mips_rules.dsl import ast, ops
+from mips_rules.dsl.builtins import BUILTINS, truth
+from mips_rules.dsl.errors import Diagnostic, EvaluationError, Location
+from mips_rules.dsl.values import EvalFailure, Table, type_name
 
 # Arithmetic for every evaluation: 34 significant digits, exact where the
 # inputs allow; rounding happens only through the rounding built-ins.
@@ -151,7 +151,7 @@ class Evaluation:
 
     def note_row(self, table: Table, key: Any, row: Any) -> None:
         """While tracing: a table row that was looked up (which redistribution row, which benchmark)."""
-        from dsl.values import format_key
+        from mips_rules.dsl.values import format_key
 
         self.trace_stack[-1].uses.append(TraceEntry(f"{table.name}[{format_key(table.normalise(key))}]", None, row,
                                                     kind="row"))
@@ -222,7 +222,7 @@ class Compiler:
         self.inputs = inputs
 
     def compile_all(self, label: str = "rules") -> CompiledRules:
-        from dsl.codegen import generate
+        from mips_rules.dsl.codegen import generate
 
         rules = CompiledRules(dict(self.definitions))
         fast = generate(self.definitions, self.data, self.inputs, label)

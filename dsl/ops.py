@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from dsl.values import EvalFailure, Table, equal, type_name
+from mips_rules.dsl.values import EvalFailure, Table, equal, type_name
 
 _D = Decimal
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from dsl import ast
-from dsl.errors import Diagnostic, Location, RuleSyntaxError
+from mips_rules.dsl import ast
+from mips_rules.dsl.errors import Diagnostic, Location, RuleSyntaxError
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 

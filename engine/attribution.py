@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import Diagnostic, InputError
-from dsl.values import to_value
-from engine.context import Context
-from engine.scoring import evaluate
-from engine.year import Year
+from mips_rules.dsl.errors import Diagnostic, InputError
+from mips_rules.dsl.values import to_value
+from mips_rules.engine.context import Context
+from mips_rules.engine.scoring import evaluate
+from mips_rules.engine.year import Year
 
 
 def load_report(path: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from dsl.errors import RulesError
+from mips_rules.dsl.errors import RulesError
 
 CHUNK = 200
 
@@ -45,7 +45,7 @@ def compact(report: dict[str, Any], record_id: Any) -> dict[str, Any]:
 
 def init_worker(year: int, rules: str | None, reference: str | None) -> None:
     """Load and compile the year once in this process."""
-    from engine.year import load_year
+    from mips_rules.engine.year import load_year
 
     _WORKER["year"] = load_year(year, Path(rules) if rules else None,
                                 reference=Path(reference) if reference else None)
@@ -53,9 +53,9 @@ def init_worker(year: int, rules: str | None, reference: str | None) -> None:
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
     """Score one JSONL record; any problem becomes an error line, never an exception."""
-    from engine.context import Context, parse_context, resolve_performance_year
-    from engine.scoring import score
-    from engine.submission import parse_submission
+    from mips_rules.engine.context import Context, parse_context, resolve_performance_year
+    from mips_rules.engine.scoring import score
+    from mips_rules.engine.submission import parse_submission
 
     year = _WORKER["year"]
     record_id: Any = None
@@ -88,7 +88,7 @@ def score_chunk(chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
 
 def format_result(result: dict[str, Any], fmt: str) -> str:
     """One output line (JSON, or a CSV row), made in the worker so the parent only writes text."""
-    from engine.render import format_number, to_json
+    from mips_rules.engine.render import format_number, to_json
 
     if fmt == "csv":
         out = io.StringIO()

@@ -15,6 +15,25 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Score Medicare MIPS submissions with rules kept as data, one folder per program year.")
 
+def _version(value: bool) -> None:
+    """`--version`: the installed version and the program years its bundled rules hold."""
+    if not value:
+        return
+    from mips_rules import __version__
+    from mips_rules.engine.year import available_years, default_rules_root
+
+    root = default_rules_root()
+    typer.echo(f"rulesctl {__version__} (mips-rules); years: {', '.join(available_years(root)) or 'none'} "
+               f"in {root}")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print the version and the years of the bundled rules.")) -> None:
+    """Score Medicare MIPS submissions with rules kept as data, one folder per program year."""
+
+
 RulesOption = typer.Option(None, "--rules", help="A rules root holding year folders, or one year folder "
                                                  "(an analyst's draft). Default: the bundled rules/.")
 
@@ -28,7 +47,7 @@ class ReportFormat(str, Enum):
 
 def _load_rules_arg(arg: str, rules: Optional[Path]):
     """A year (looked up under --rules) or a rules folder (an analyst's draft)."""
-    from engine.year import load_year
+    from mips_rules.engine.year import load_year
 
     path = Path(arg)
     if not arg.isdigit() and path.exists():
@@ -37,7 +56,7 @@ def _load_rules_arg(arg: str, rules: Optional[Path]):
 
 
 def _fail(exc: Exception, code: int = 1) -> None:
-    from dsl.errors import RulesError
+    from mips_rules.dsl.errors import RulesError
 
     text = exc.render() if isinstance(exc, RulesError) else str(exc)
     typer.echo(text, err=True)
@@ -48,8 +67,8 @@ def _fail(exc: Exception, code: int = 1) -> None:
 def check(year: Optional[str] = typer.Argument(None, help="The year to check (default: every year)."),
           rules: Optional[Path] = RulesOption) -> None:
     """Load, check and compile a year's rules; exit non-zero on any error."""
-    from dsl.errors import RulesError
-    from engine.year import default_rules_root, load_year, resolve_year_folder, year_folders
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.year import default_rules_root, load_year, resolve_year_folder, year_folders
 
     root = rules if rules is not None else default_rules_root()
     try:
@@ -91,12 +110,12 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to a file "
                                                 "(written whole, or not at all).")) -> None:
     """Score one submission and print its report."""
-    from dsl.errors import RulesError
-    from engine.context import load_context, resolve_performance_year
-    from engine.render import print_table, to_json, to_markdown
-    from engine.scoring import score as score_submission
-    from engine.submission import load_submission
-    from engine.year import load_year
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.context import load_context, resolve_performance_year
+    from mips_rules.engine.render import print_table, to_json, to_markdown
+    from mips_rules.engine.scoring import score as score_submission
+    from mips_rules.engine.submission import load_submission
+    from mips_rules.engine.year import load_year
 
     try:
         sub = load_submission(submission)
@@ -112,18 +131,18 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         return
     if format is ReportFormat.json:
         if explanation is not None:
-            from engine.explain import as_json
+            from mips_rules.engine.explain import as_json
 
             report = {**report, "explanation": as_json(loaded, explanation)}
         text = to_json(report)
     elif format is ReportFormat.markdown:
         text = to_markdown(report)
         if explanation is not None:
-            from engine.explain import as_text
+            from mips_rules.engine.explain import as_text
 
             text += "\n## How it was computed\n\n```\n" + as_text(loaded, explanation) + "```\n"
     elif format is ReportFormat.html:
-        from engine.htmlreport import report_html
+        from mips_rules.engine.htmlreport import report_html
 
         text = report_html(loaded, report, explanation)
     else:
@@ -132,7 +151,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         console = Console(file=open(output, "w", encoding="utf-8") if output else None)  # noqa: SIM115
         print_table(report, console)
         if explanation is not None:
-            from engine.explain import as_text
+            from mips_rules.engine.explain import as_text
 
             console.print(as_text(loaded, explanation), markup=False, highlight=False)
         return
@@ -145,10 +164,10 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
               rules: Optional[Path] = RulesOption,
               format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown.")) -> None:
     """Choose the score that sets a clinician's payment adjustment among several participations."""
-    from dsl.errors import RulesError
-    from engine.attribution import attribute as choose, load_report
-    from engine.render import to_json
-    from engine.year import load_year
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.attribution import attribute as choose, load_report
+    from mips_rules.engine.render import to_json
+    from mips_rules.engine.year import load_year
 
     try:
         loaded_reports = [load_report(p) for p in reports]
@@ -174,9 +193,9 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
          format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
                                              help="table, json, markdown or html.")) -> None:
     """What changed between two years (or drafts) of rules. Exit 0: same; 1: different; 2: error."""
-    from dsl.errors import RulesError
-    from engine.diff import diff_years
-    from engine.diffrender import print_table as print_diff, to_html, to_json_text, to_markdown as diff_md
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.diff import diff_years
+    from mips_rules.engine.diffrender import print_table as print_diff, to_html, to_json_text, to_markdown as diff_md
 
     try:
         a, b = _load_rules_arg(old, rules), _load_rules_arg(new, rules)
@@ -202,9 +221,9 @@ def new_year_command(year: int = typer.Argument(..., help="The year to create.")
                      source: int = typer.Option(..., "--from", help="The year to copy."),
                      rules: Optional[Path] = RulesOption) -> None:
     """Start a year as a copy of another, every value marked as carried over until reviewed."""
-    from dsl.errors import RulesError
-    from engine.newyear import new_year
-    from engine.year import default_rules_root
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.newyear import new_year
+    from mips_rules.engine.year import default_rules_root
 
     try:
         dest = new_year(rules if rules is not None else default_rules_root(), year, source)
@@ -223,9 +242,9 @@ def show(path: Optional[str] = typer.Argument(None, help="A data path (quality.c
          unconfirmed: bool = typer.Option(False, "--unconfirmed", help="List every value and rule still "
                                                                        "marked unconfirmed.")) -> None:
     """Show one value, table or rule with its source, unit and confirmation."""
-    from dsl.errors import RulesError
-    from engine.show import describe, unconfirmed_items
-    from engine.year import available_years, default_rules_root, load_year
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.show import describe, unconfirmed_items
+    from mips_rules.engine.year import available_years, default_rules_root, load_year
 
     try:
         root = rules if rules is not None else default_rules_root()
@@ -249,10 +268,10 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
     from rich.console import Console
     from rich.table import Table
 
-    from dsl.errors import RulesError
-    from engine.diff import value_text
-    from engine.ruletests import run_files, test_files
-    from engine.year import default_rules_root, resolve_year_folder, year_folders
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.diff import value_text
+    from mips_rules.engine.ruletests import run_files, test_files
+    from mips_rules.engine.year import default_rules_root, resolve_year_folder, year_folders
 
     try:
         root = rules if rules is not None else default_rules_root()
@@ -308,9 +327,9 @@ def synth(year: int = typer.Option(..., "--year", "-y", help="The performance ye
           output: Path = typer.Option(..., "--output", "-o", help="The JSONL file to write."),
           rules: Optional[Path] = RulesOption) -> None:
     """Write a synthetic population drawn from the year's reference data."""
-    from dsl.errors import RulesError
-    from engine.synth import write_population
-    from engine.year import load_year
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.synth import write_population
+    from mips_rules.engine.year import load_year
 
     try:
         write_population(load_year(year, rules), n, seed, output)
@@ -333,9 +352,9 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted batch from the records "
                                                               "already written.")) -> None:
     """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
-    from dsl.errors import RulesError
-    from engine.batch import count_lines, run_dask, run_local
-    from engine.year import load_year
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.batch import count_lines, run_dask, run_local
+    from mips_rules.engine.year import load_year
 
     if not input.is_file():
         _fail(RulesError(f"input not found: {input}"))
@@ -366,7 +385,7 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
         _fail(exc)
         return
     except KeyboardInterrupt:
-        from engine.batch import part_path
+        from mips_rules.engine.batch import part_path
 
         typer.echo(f"interrupted: {part_path(output)} keeps the records written so far; "
                    "run again with --resume to continue", err=True)
@@ -391,8 +410,8 @@ def plot_payment_adjustment(years: list[str] = typer.Argument(..., help="Years o
                             output: Path = typer.Option(..., "--output", "-o", help="The SVG file to write."),
                             rules: Optional[Path] = RulesOption) -> None:
     """Final score → payment adjustment for the given years, on one chart."""
-    from dsl.errors import RulesError
-    from engine.plot import adjustment_curve, svg_chart
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.plot import adjustment_curve, svg_chart
 
     try:
         curves = [(arg, adjustment_curve(_load_rules_arg(arg, rules))) for arg in years]
@@ -414,8 +433,8 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
                 to: Optional[Path] = typer.Option(None, "--to", help="Where to store it (default: "
                                                   "$MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference).")) -> None:
     """Import a year's measure inventory and benchmarks; nothing is written if any row is bad."""
-    from dsl.errors import RulesError
-    from engine.refdata import import_reference
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.refdata import import_reference
 
     try:
         result, stored = import_reference(year, path, to)
@@ -436,8 +455,8 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
 
 def _explanation(year, scored, query: str):
     """The trace entries a query names (the whole final score by default)."""
-    from dsl.errors import Diagnostic, RulesError
-    from engine.explain import find
+    from mips_rules.dsl.errors import Diagnostic, RulesError
+    from mips_rules.engine.explain import find
 
     entries = scored.evaluation.trace
     found = find(entries, query, year)

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsl.values import equal, format_key, to_plain
-from engine.year import Year
-from engine.yeardata import Item
+from mips_rules.dsl.values import equal, format_key, to_plain
+from mips_rules.engine.year import Year
+from mips_rules.engine.yeardata import Item
 
 # Namespaces holding CMS reference data: summarised, not listed row by row.
 REFERENCE_NAMESPACES = ("measures", "benchmarks")
@@ -180,7 +180,7 @@ def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | 
 
 def value_text(value: Any) -> str:
     """A value as an analyst reads it: 75, [389, 488], {quality: 30, …}."""
-    from engine.render import format_number
+    from mips_rules.engine.render import format_number
     from decimal import Decimal
 
     if value is None:

@@ -6,8 +6,8 @@ import html
 from itertools import groupby
 from typing import Any
 
-from engine.diff import Change, YearDiff, value_text
-from engine.render import to_json
+from mips_rules.engine.diff import Change, YearDiff, value_text
+from mips_rules.engine.render import to_json
 
 
 def _old_new(c: Change) -> tuple[str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from dsl.compiler import TraceEntry
-from engine.diff import value_text
-from engine.year import Year
+from mips_rules.dsl.compiler import TraceEntry
+from mips_rules.engine.diff import value_text
+from mips_rules.engine.year import Year
 
 MAX_VALUE_TEXT = 90
 
@@ -151,7 +151,7 @@ def as_json(year: Year, entries: list[TraceEntry]) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    from dsl.values import Table, to_plain
+    from mips_rules.dsl.values import Table, to_plain
 
     if isinstance(value, Table):
         return f"table {value.name}"

@@ -19,7 +19,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from dsl.errors import Diagnostic, InputError, Location, did_you_mean
+from mips_rules.dsl.errors import Diagnostic, InputError, Location, did_you_mean
 
 Loc = tuple[str | int, ...]
 WhereFn = Callable[[tuple], Location | None]

@@ -8,8 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dsl.errors import Diagnostic, RulesError
-from engine.yamlsafe import load_yaml
+from mips_rules.dsl.errors import Diagnostic, RulesError
+from mips_rules.engine.yamlsafe import load_yaml
 
 CARRIED = "  carried_over: true"
 

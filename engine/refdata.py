@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
-from dsl.errors import DataError, Diagnostic, Location
+from mips_rules.dsl.errors import DataError, Diagnostic, Location
 
 PERCENTILES = ("1", "10", "20", "30", "40", "50", "60", "70", "80", "90", "99")
 

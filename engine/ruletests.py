@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dsl.errors import DataError, Diagnostic, RulesError
-from engine.yamlsafe import load_yaml
+from mips_rules.dsl.errors import DataError, Diagnostic, RulesError
+from mips_rules.engine.yamlsafe import load_yaml
 
 
 class Case(BaseModel):
@@ -129,7 +129,7 @@ _YEARS: dict[tuple[Any, Any], Any] = {}
 
 def _year(year: Any, rules: Path | None) -> Any:
     """Each year compiles once per run, however many cases use it."""
-    from engine.year import load_year
+    from mips_rules.engine.year import load_year
 
     key = (year, str(rules))
     if key not in _YEARS:
@@ -138,9 +138,9 @@ def _year(year: Any, rules: Path | None) -> Any:
 
 
 def run_case(case: Case, file: Path, rules: Path | None = None) -> CaseResult:
-    from engine.context import Context, load_context, parse_context, resolve_performance_year
-    from engine.scoring import score
-    from engine.submission import load_submission, parse_submission
+    from mips_rules.engine.context import Context, load_context, parse_context, resolve_performance_year
+    from mips_rules.engine.scoring import score
+    from mips_rules.engine.submission import load_submission, parse_submission
 
     result = CaseResult(str(file), case.name)
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dsl.compiler import Evaluation
-from dsl.errors import Diagnostic, InputError
-from dsl.values import to_plain, to_value
-from engine.context import Context
-from engine.submission import Submission
-from engine.year import Year
+from mips_rules.dsl.compiler import Evaluation
+from mips_rules.dsl.errors import Diagnostic, InputError
+from mips_rules.dsl.values import to_plain, to_value
+from mips_rules.engine.context import Context
+from mips_rules.engine.submission import Submission
+from mips_rules.engine.year import Year
 
 
 @dataclass

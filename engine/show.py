@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dsl.errors import Diagnostic, RulesError, did_you_mean
-from engine.diff import value_text
-from engine.year import Year
+from mips_rules.dsl.errors import Diagnostic, RulesError, did_you_mean
+from mips_rules.engine.diff import value_text
+from mips_rules.engine.year import Year
 
 
 def _item_text(year: Year, ns: str, name: str) -> str:

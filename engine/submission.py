@@ -27,8 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dsl.errors import Diagnostic, InputError, did_you_mean
-from engine.inputerrors import (
+from mips_rules.dsl.errors import Diagnostic, InputError, did_you_mean
+from mips_rules.engine.inputerrors import (
     Count,
     Loc,
     PerformanceYear,

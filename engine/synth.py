@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.year import Year
+from mips_rules.engine.year import Year
 
 ENTITIES = [("individual", "individual", 0.62), ("group", "group", 0.28), ("apm", "apm_entity", 0.05),
             ("subgroup", "subgroup", 0.03), ("virtualGroup", "virtual_group", 0.02)]

@@ -28,7 +28,7 @@ import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, StreamEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from dsl.errors import DataError, Diagnostic, Location
+from mips_rules.dsl.errors import DataError, Diagnostic, Location
 
 __all__ = ["LocatedDoc", "load_yaml", "load_yaml_text"]
 

@@ -9,15 +9,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-from dsl import ast
-from dsl.checker import Shape, check
-from dsl.compiler import CompiledRules, Compiler
-from dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
-from dsl.parser import parse_file
-from engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
-from engine.inputshapes import input_shapes
-from engine.refdata import TABLE_KEYS, load_imported
-from engine.yeardata import YearData, apply_imported, load_data_dir
+from mips_rules.dsl import ast
+from mips_rules.dsl.checker import Shape, check
+from mips_rules.dsl.compiler import CompiledRules, Compiler
+from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
+from mips_rules.dsl.parser import parse_file
+from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
+from mips_rules.engine.inputshapes import input_shapes
+from mips_rules.engine.refdata import TABLE_KEYS, load_imported
+from mips_rules.engine.yeardata import YearData, apply_imported, load_data_dir
 
 RULE_SUFFIX = ".rules"
 

@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from dsl.errors import DataError, Diagnostic, Location, did_you_mean
-from dsl.values import Table, format_key, to_value
-from engine.yamlsafe import LocatedDoc, load_yaml
+from mips_rules.dsl.errors import DataError, Diagnostic, Location, did_you_mean
+from mips_rules.dsl.values import Table, format_key, to_value
+from mips_rules.engine.yamlsafe import LocatedDoc, load_yaml
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -21,14 +21,14 @@ os.environ["MIPS_REFERENCE_DIR"] = tempfile.mkdtemp(prefix="mips-reference-empty
 
 @pytest.fixture(scope="session")
 def year_2023():
-    from engine.year import load_year
+    from mips_rules.engine.year import load_year
 
     return load_year(2023, RULES)
 
 
 @pytest.fixture(scope="session")
 def year_2024():
-    from engine.year import load_year
+    from mips_rules.engine.year import load_year
 
     return load_year(2024, RULES)
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from engine.batch import read_results
-from engine.cli import app
+from mips_rules.engine.batch import read_results
+from mips_rules.engine.cli import app
 
 runner = CliRunner()
 
@@ -91,7 +91,7 @@ def _start_batch(population, out, *extra):
     import subprocess
     import sys
 
-    return subprocess.Popen([sys.executable, "-c", "from engine.cli import main; main()", "batch", str(population),
+    return subprocess.Popen([sys.executable, "-c", "from mips_rules.engine.cli import main; main()", "batch", str(population),
                              "--year", "2024", "-o", str(out), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -99,7 +99,7 @@ def _start_batch(population, out, *extra):
 def _wait_for_part(out, proc, minimum=1):
     import time
 
-    from engine.batch import part_path
+    from mips_rules.engine.batch import part_path
 
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
@@ -127,7 +127,7 @@ def straight_run(big_population, tmp_path_factory):
 def test_sigint_leaves_no_partial_output_and_resume_scores_each_record_once(big_population, straight_run, tmp_path):
     import signal
 
-    from engine.batch import part_path
+    from mips_rules.engine.batch import part_path
 
     out = tmp_path / "out.jsonl"
     proc = _start_batch(big_population, out, "--workers", "2")
@@ -151,7 +151,7 @@ def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_populat
     import signal
     import subprocess
 
-    from engine.batch import part_path
+    from mips_rules.engine.batch import part_path
 
     out = tmp_path / "out.jsonl"
     proc = _start_batch(big_population, out, "--workers", "2")
@@ -170,7 +170,7 @@ def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_populat
 
 
 def test_resume_cuts_a_half_written_line(big_population, straight_run, tmp_path):
-    from engine.batch import part_path
+    from mips_rules.engine.batch import part_path
 
     out = tmp_path / "out.jsonl"
     lines = straight_run.split(b"\n")

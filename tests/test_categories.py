@@ -7,11 +7,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from dsl.errors import InputError
-from engine.attribution import attribute
-from engine.context import parse_context
-from engine.scoring import score
-from engine.submission import parse_submission
+from mips_rules.dsl.errors import InputError
+from mips_rules.engine.attribution import attribute
+from mips_rules.engine.context import parse_context
+from mips_rules.engine.scoring import score
+from mips_rules.engine.submission import parse_submission
 
 ATTESTATIONS = {"PI_INFBLO_1": True, "PI_ONCDIR_1": True, "PI_PPHI_1": True, "PI_PPHI_2": True}
 COMPLETE_PI = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dsl.errors import RulesError
-from engine.year import load_year
+from mips_rules.dsl.errors import RulesError
+from mips_rules.engine.year import load_year
 
 
 def problems(folder):

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine.render import to_json
+from mips_rules.engine.render import to_json
 
 from test_categories import COMPLETE_PI, ia_set, pi_set, run, sub
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dsl.errors import InputError, Location
-from engine.context import Context, load_context, parse_context, resolve_performance_year
-from engine.inputerrors import clean_loc, format_path, validation_error_to_input_error
-from engine.submission import MeasurementSet, MultiRate, Proportion, SingleRate, Submission, load_submission, parse_submission
+from mips_rules.dsl.errors import InputError, Location
+from mips_rules.engine.context import Context, load_context, parse_context, resolve_performance_year
+from mips_rules.engine.inputerrors import clean_loc, format_path, validation_error_to_input_error
+from mips_rules.engine.submission import MeasurementSet, MultiRate, Proportion, SingleRate, Submission, load_submission, parse_submission
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "cms" / "samples"
 PLACEHOLDER = "< performanceYearToBeReported >"
-HAVE_YAMLSAFE = importlib.util.find_spec("engine.yamlsafe") is not None
+HAVE_YAMLSAFE = importlib.util.find_spec("mips_rules.engine.yamlsafe") is not None
 
 
 def samples(folder: str, pattern: str) -> list[Path]:

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl.errors import InputError
-from engine.context import parse_context
-from engine.render import to_json
-from engine.scoring import score
-from engine.submission import parse_submission
-from engine.synth import Synthesizer
+from mips_rules.dsl.errors import InputError
+from mips_rules.engine.context import parse_context
+from mips_rules.engine.render import to_json
+from mips_rules.engine.scoring import score
+from mips_rules.engine.submission import parse_submission
+from mips_rules.engine.synth import Synthesizer
 
 from conftest import EXAMPLES
 

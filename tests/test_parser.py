@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from dsl import ast
-from dsl.errors import RuleSyntaxError
-from dsl.parser import parse_rules
+from mips_rules.dsl import ast
+from mips_rules.dsl.errors import RuleSyntaxError
+from mips_rules.dsl.parser import parse_rules
 
 
 def test_definitions_span_lines_and_keep_annotations():

@@ -1,6 +1,6 @@
 """The README stays true: its built-in table and its commands match the code."""
 
-from dsl.builtins import BUILTINS
+from mips_rules.dsl.builtins import BUILTINS
 
 from conftest import ROOT
 

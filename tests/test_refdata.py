@@ -8,9 +8,9 @@ from decimal import Decimal as D
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
-from engine.refdata import read_cms_folder
-from engine.year import load_year
+from mips_rules.engine.cli import app
+from mips_rules.engine.refdata import read_cms_folder
+from mips_rules.engine.year import load_year
 
 from conftest import RULES, shared_path
 

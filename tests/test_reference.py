@@ -7,11 +7,11 @@ import json
 from decimal import Decimal
 
 from benchmarks.reference_2024 import Reference, Rejected, score_record
-from dsl.errors import RulesError
-from engine.context import parse_context
-from engine.scoring import score
-from engine.submission import parse_submission
-from engine.synth import Synthesizer
+from mips_rules.dsl.errors import RulesError
+from mips_rules.engine.context import parse_context
+from mips_rules.engine.scoring import score
+from mips_rules.engine.submission import parse_submission
+from mips_rules.engine.synth import Synthesizer
 
 N = 10_000
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.context import load_context
-from engine.render import to_json, to_markdown
-from engine.scoring import score
-from engine.submission import load_submission
-from engine.year import load_year
+from mips_rules.engine.context import load_context
+from mips_rules.engine.render import to_json, to_markdown
+from mips_rules.engine.scoring import score
+from mips_rules.engine.submission import load_submission
+from mips_rules.engine.year import load_year
 
 from conftest import EXAMPLES, RULES
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from dsl.checker import check
-from dsl.compiler import Compiler
-from dsl.errors import EvaluationError, RuleCheckError, RulesError, RuleSyntaxError
-from dsl.parser import parse_rules
+from mips_rules.dsl.checker import check
+from mips_rules.dsl.compiler import Compiler
+from mips_rules.dsl.errors import EvaluationError, RuleCheckError, RulesError, RuleSyntaxError
+from mips_rules.dsl.parser import parse_rules
 
 DATA = {"program": {"threshold": Decimal(75)}}
 INPUTS = {"submission": None, "context": None}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dsl.errors import DataError, Location
-from engine.yamlsafe import LocatedDoc, load_yaml, load_yaml_text
+from mips_rules.dsl.errors import DataError, Location
+from mips_rules.engine.yamlsafe import LocatedDoc, load_yaml, load_yaml_text
 
 
 def fails(text: str, **kwargs: int) -> tuple[str, Location]:
