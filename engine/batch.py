@@ -37,18 +37,18 @@ def compact(report: dict[str, Any], record_id: Any) -> dict[str, Any]:
     return {
         "id": record_id,
         "performance_year": report["performance_year"],
+        "rules_fingerprint": report["rules_fingerprint"],
         "final_score": report["final_score"],
         "categories": {c: {"score": v["score"], "weight": v["weight"]} for c, v in report["categories"].items()},
         "payment_adjustment": {k: report["payment_adjustment"][k] for k in ("applies", "direction", "percent")},
     }
 
 
-def init_worker(year: int, rules: str | None, reference: str | None) -> None:
+def init_worker(year: int, rules: str | None) -> None:
     """Load and compile the year once in this process."""
     from mips_rules.engine.year import load_year
 
-    _WORKER["year"] = load_year(year, Path(rules) if rules else None,
-                                reference=Path(reference) if reference else None)
+    _WORKER["year"] = load_year(year, Path(rules) if rules else None)
 
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, 
     return [(format_result(r, fmt), "error" in r) for r in score_chunk(chunk)]
 
 
-CSV_FIELDS = ["id", "line", "performance_year", "final_score", "quality_score", "quality_weight", "cost_score",
+CSV_FIELDS = ["id", "line", "performance_year", "rules_fingerprint", "final_score", "quality_score", "quality_weight", "cost_score",
               "cost_weight", "ia_score", "ia_weight", "pi_score", "pi_weight", "adjustment_applies",
               "adjustment_direction", "adjustment_percent", "error"]
 
@@ -112,6 +112,7 @@ def csv_row(result: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"id": result.get("id"), "line": result.get("line"), "error": result.get("error")}
     if "error" not in result:
         row["performance_year"] = result["performance_year"]
+        row["rules_fingerprint"] = result["rules_fingerprint"]
         row["final_score"] = result["final_score"]
         for c, v in result["categories"].items():
             row[f"{c}_score"], row[f"{c}_weight"] = v["score"], v["weight"]
@@ -209,7 +210,7 @@ def _in_order(executor: Any, fn: Callable[..., Any], parts: Iterable[Any], windo
         yield pending.popleft().result()
 
 
-def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None = None, reference: Path | None = None,
+def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None = None,
               fmt: str = "jsonl", workers: int | None = None, resume: bool = False,
               progress: Callable[[int], None] | None = None) -> BatchStats:
     """Score every line with a pool of processes (or in this process when workers == 1).
@@ -224,7 +225,7 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
     stats = BatchStats()
     writer = Writer(output, fmt, resume=resume)
     stats.resumed = writer.done
-    init_args = (year, str(rules) if rules else None, str(reference) if reference else None)
+    init_args = (year, str(rules) if rules else None)
     try:
         with open(input_path, encoding="utf-8", errors="replace") as lines:
             parts = numbered_chunks(_skip(lines, writer.done))
@@ -262,7 +263,7 @@ def _drain(results: Iterable[list[tuple[str, bool]]], writer: Writer, stats: Bat
 
 
 def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules: Path | None = None,
-             reference: Path | None = None, fmt: str = "jsonl", resume: bool = False,
+             fmt: str = "jsonl", resume: bool = False,
              progress: Callable[[int], None] | None = None) -> BatchStats:
     """The same batch on a Dask distributed cluster; each worker compiles the year once."""
     try:
@@ -272,7 +273,7 @@ def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules
     stats = BatchStats()
     writer = Writer(output, fmt, resume=resume)
     stats.resumed = writer.done
-    init_args = (year, str(rules) if rules else None, str(reference) if reference else None)
+    init_args = (year, str(rules) if rules else None)
     try:
         with Client(scheduler) as client, open(input_path, encoding="utf-8", errors="replace") as lines:
             parts = numbered_chunks(_skip(lines, writer.done))

@@ -75,7 +75,9 @@ def report_html(year: Year, report: dict[str, Any], explanation: list[TraceEntry
             + (f"<span class=\"muted\">{e(report['final_score_reason'])}</span> · "
                if report.get("final_score_reason") else "") +
             f"Payment adjustment: {e(_adjustment_text(report))}</p>",
-            _details(report)]
+            _details(report),
+            f"<p class=\"muted\">Scored by the {e(str(report['performance_year']))} rules, fingerprint "
+            f"<code>{e(report['rules_fingerprint'])}</code></p>"]
     if explanation:
         body.append("<h2>How it was computed</h2>" + _tree(year, explanation))
     return page(title, "\n".join(body))

@@ -1,19 +1,27 @@
-"""Reference data from CMS's published files: measure and activity inventories, benchmarks.
+"""CMS's published reference data → a year folder (the only way it enters the project).
 
-`import_reference` reads CMS's qpp-measures-data files for a year
-(`measures-data.json`, and `benchmarks.json` or the spreadsheet layout
-`benchmarks.csv`), validates them, and stores normalised tables where the
-engine finds them. When a year loads, imported rows take precedence over the
-small cited subset shipped in `rules/<year>/measures.yaml` and
-`benchmarks.yaml`; rows only the subset has are kept.
+`import_reference(year, path, folder)` reads CMS's qpp-measures-data files of one
+program year — `measures-data.json` (quality measures, improvement activities, PI and
+cost measures) and `benchmarks.json` (or CMS's spreadsheet layout `benchmarks.csv`) —
+in every layout CMS has published from 2017 to 2026 (deciles or percentiles; `aci` for
+Promoting Interoperability; fields added over the years), and writes them into the year
+folder as `measures.json` and `benchmarks.json`: exact decimals, rows sorted by key,
+provenance (file names, sha256, the CMS commit when given, the date) in the file.
+
+What it refuses: another year's files (benchmarks of another `performanceYear`,
+measures first used after the year, a folder named for another year), a row without
+the fields every year needs (IDs, category, submission method, percentiles or deciles,
+whether the measure is inverse — 2019's benchmarks take it from the inventory, never a
+default), duplicate rows. Fields it does not know are kept (in snake_case) so that rules
+can read them; a year that needs a field the data lacks fails `check` (and so the import).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-import os
-import tempfile
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,16 +43,30 @@ CSV_COLLECTION_TYPES = {
     "medicare cqm": "registry",
 }
 
-STORE_FILE = "reference.json"
+# CMS's category names over the years → the inventory tables.
+CATEGORIES = {"quality": "quality", "ia": "ia", "pi": "pi", "aci": "pi", "cost": "cost"}
+
+# Coding and documentation details CMS keeps in its inventory (value sets, codes, URLs,
+# long descriptions): not kept, so that a year loads fast. Every other field is kept.
+NOT_KEPT = frozenset({"description", "eligibilityOptions", "performanceOptions", "measureSpecification",
+                      "eMeasureUuid", "strata", "historic_benchmarks", "allowedVendors"})
+
+TABLE_KEYS: dict[str, str | tuple[str, ...]] = {
+    "measures.quality": "measure_id", "measures.ia": "activity_id", "measures.pi": "measure_id",
+    "measures.cost": "measure_id", "benchmarks.quality": ("measure_id", "submission_method"),
+    "benchmarks.cost": ("measure_id", "submission_method"),
+}
+
+TABLE_WHAT = {"measures.quality": "quality measures", "measures.ia": "improvement activities",
+              "measures.pi": "Promoting Interoperability measures", "measures.cost": "cost measures",
+              "benchmarks.quality": "quality benchmarks", "benchmarks.cost": "cost benchmarks"}
 
 
-def reference_home() -> Path:
-    """Where imported reference data lives: `$MIPS_REFERENCE_DIR`, else ~/.local/share/mips-rules/reference."""
-    env = os.environ.get("MIPS_REFERENCE_DIR")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "mips-rules" / "reference"
+@dataclass
+class SourceFile:
+    name: str
+    sha256: str
+    rows: int
 
 
 @dataclass
@@ -52,10 +74,26 @@ class ImportResult:
     year: int
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
+    files: list[SourceFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        return [f.name for f in self.files]
 
     def counts(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.tables.items()}
+
+
+# ---------------------------------------------------------------------------
+# Field conversions
+# ---------------------------------------------------------------------------
+
+def snake(name: str) -> str:
+    """CMS's camelCase field names as the rules read them: `isSevenPointCapRemoved` → `is_seven_point_cap_removed`."""
+    text = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    text = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", text)
+    return text.lower()
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -78,9 +116,168 @@ def _yes(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in ("y", "yes", "true", "1"):
         return True
-    if text in ("n", "no", "false", "0", ""):
+    if text in ("n", "no", "false", "0"):
         return False
     raise ValueError(f"expected yes/no, got {value!r}")
+
+
+def _plain(value: Any) -> Any:
+    """A CMS value kept as it is, numbers as exact decimals."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return _dec(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _need(m: dict[str, Any], key: str) -> Any:
+    if key not in m or m[key] is None:
+        raise ValueError(f"lacks `{key}`")
+    return m[key]
+
+
+def _kept(m: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    """The fields this importer does not map itself, in snake_case."""
+    return {snake(k): _plain(v) for k, v in m.items() if k not in known and k not in NOT_KEPT}
+
+
+def _quality_measure(m: dict[str, Any]) -> dict[str, Any]:
+    first = m.get("firstPerformanceYear")
+    row = {
+        "measure_id": str(_need(m, "measureId")),
+        "title": str(m.get("title") or ""),
+        "measure_type": str(_need(m, "measureType")),
+        "high_priority": _yes(_need(m, "isHighPriority")),
+        "inverse": _yes(_need(m, "isInverse")),
+        "first_performance_year": _dec(first) if first is not None else None,
+        "metric_type": str(_need(m, "metricType")),
+        "overall_algorithm": m.get("overallAlgorithm"),
+        "submission_methods": [str(s) for s in _need(m, "submissionMethods")],
+    }
+    known = {"measureId", "title", "measureType", "isHighPriority", "isInverse", "firstPerformanceYear",
+             "metricType", "overallAlgorithm", "submissionMethods", "category"}
+    return {**row, **_kept(m, known)}
+
+
+def _activity(m: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"activity_id": str(_need(m, "measureId")), "title": str(m.get("title") or "")}
+    if "weight" in m:  # activities carried a weight until 2024; from 2025 the field is gone
+        weight = m["weight"]
+        if weight not in (None, "medium", "high"):
+            raise ValueError(f"weight must be medium or high, got {weight!r}")
+        row["weight"] = weight
+    row["subcategory"] = m.get("subcategoryId")
+    return {**row, **_kept(m, {"measureId", "title", "weight", "subcategoryId", "category"})}
+
+
+def _pi_measure(m: dict[str, Any]) -> dict[str, Any]:
+    exclusion = m.get("exclusion")
+    row = {"measure_id": str(_need(m, "measureId")), "title": str(m.get("title") or ""),
+           "objective": m.get("objective"), "reporting_category": m.get("reportingCategory"),
+           "metric_type": str(_need(m, "metricType")), "required": _yes(_need(m, "isRequired")),
+           "bonus": _yes(m.get("isBonus", False)),
+           "exclusions": [str(e) for e in exclusion] if isinstance(exclusion, list) else
+           ([str(exclusion)] if exclusion else []),
+           "substitutes": [str(s) for s in m.get("substitutes") or []]}
+    known = {"measureId", "title", "objective", "reportingCategory", "metricType", "isRequired", "isBonus",
+             "exclusion", "substitutes", "category"}
+    return {**row, **_kept(m, known)}
+
+
+def _cost_measure(m: dict[str, Any]) -> dict[str, Any]:
+    row = {"measure_id": str(_need(m, "measureId")), "title": str(m.get("title") or ""),
+           "inverse": _yes(_need(m, "isInverse"))}
+    return {**row, **_kept(m, {"measureId", "title", "isInverse", "category"})}
+
+
+_INVENTORY: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "quality": ("measures.quality", _quality_measure),
+    "ia": ("measures.ia", _activity),
+    "pi": ("measures.pi", _pi_measure),
+    "cost": ("measures.cost", _cost_measure),
+}
+
+
+# ---------------------------------------------------------------------------
+# Reading CMS's files
+# ---------------------------------------------------------------------------
+
+def _read_json_list(path: Path, what: str, result: ImportResult) -> list[Any] | None:
+    """A CMS JSON file that must hold a list; a problem is recorded, not raised."""
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        result.problems.append(Diagnostic(f"cannot read the {what}: {exc}", Location(str(path), 1, 1)))
+        return None
+    except RecursionError:
+        result.problems.append(Diagnostic(f"the {what} is nested too deeply", Location(str(path), 1, 1)))
+        return None
+    if not isinstance(data, list):
+        result.problems.append(Diagnostic(f"the {what} must be a JSON list", Location(str(path), 1, 1)))
+        return None
+    result.files.append(SourceFile(path.name, hashlib.sha256(raw).hexdigest(), len(data)))
+    return data
+
+
+def read_inventory(path: Path, result: ImportResult) -> None:
+    """measures-data.json: every quality measure, activity, PI and cost measure of the year."""
+    data = _read_json_list(path, "measure inventory", result)
+    if data is None:
+        return
+    where = Location(str(path), 1, 1)
+    for i, m in enumerate(data):
+        if not isinstance(m, dict) or "measureId" not in m or "category" not in m:
+            result.problems.append(Diagnostic(f"entry {i}: needs `measureId` and `category`", where))
+            continue
+        kind = _INVENTORY.get(CATEGORIES.get(str(m["category"]), ""))
+        if kind is None:
+            result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): unknown category {m['category']!r}",
+                                              where))
+            continue
+        first = m.get("firstPerformanceYear")
+        if isinstance(first, (int, Decimal)) and not isinstance(first, bool) and int(first) > result.year:
+            result.problems.append(Diagnostic(
+                f"entry {i} ({m['measureId']}): first performance year {first}, after {result.year}: "
+                f"these are not the {result.year} files", where))
+            continue
+        last = m.get("lastPerformanceYear")
+        if isinstance(last, (int, Decimal)) and not isinstance(last, bool) and int(last) < result.year:
+            result.problems.append(Diagnostic(
+                f"entry {i} ({m['measureId']}): last performance year {last}, before {result.year}: "
+                f"these are not the {result.year} files", where))
+            continue
+        try:
+            result.tables.setdefault(kind[0], []).append(kind[1](m))
+        except (KeyError, TypeError, ValueError) as exc:
+            result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): {exc}", where))
+
+
+def _percentiles_from_deciles(deciles: Any, inverse: bool) -> dict[str, Decimal | None]:
+    """Older layouts (to 2021): 9 inclusive lower bounds of deciles 2–10 (the range's ends implied:
+    0 and 100, or 100 and 0 for inverse measures), or 10 bounds (deciles 1–10) for non-proportion
+    and cost measures. Decile k starts at p(10·(k−1)) — p(100 − 10·(k−1)) when inverse — and the
+    first decile at p1 (p99 when inverse)."""
+    if not isinstance(deciles, list) or len(deciles) not in (9, 10):
+        raise ValueError("deciles must be a list of 9 or 10 numbers")
+    values = [_dec(d) for d in deciles]
+    if any(v is None for v in values):
+        raise ValueError("deciles must be numbers")
+    if len(values) == 9:
+        first_start, other_end = (Decimal(100), Decimal(0)) if inverse else (Decimal(0), Decimal(100))
+        starts = [first_start, *values]
+    else:
+        other_end = None
+        starts = values
+    names = ["p99", "p90", "p80", "p70", "p60", "p50", "p40", "p30", "p20", "p10"] if inverse else \
+        ["p1", "p10", "p20", "p30", "p40", "p50", "p60", "p70", "p80", "p90"]
+    out: dict[str, Decimal | None] = dict(zip(names, starts))
+    out["p1" if inverse else "p99"] = other_end
+    return {f"p{p}": out[f"p{p}"] for p in PERCENTILES}
 
 
 def _percentiles(raw: Any) -> dict[str, Decimal | None]:
@@ -94,95 +291,46 @@ def _percentiles(raw: Any) -> dict[str, Decimal | None]:
     return out
 
 
-def _quality_measure(m: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "measure_id": str(m["measureId"]),
-        "title": str(m.get("title") or ""),
-        "measure_type": str(m.get("measureType") or ""),
-        "high_priority": bool(m.get("isHighPriority", False)),
-        "inverse": bool(m.get("isInverse", False)),
-        "first_performance_year": int(m["firstPerformanceYear"]) if m.get("firstPerformanceYear") else None,
-        "metric_type": m.get("metricType"),
-        "overall_algorithm": m.get("overallAlgorithm"),
-        "submission_methods": [str(s) for s in m.get("submissionMethods") or []],
-    }
+_BENCHMARK_KNOWN = {"measureId", "submissionMethod", "isInverse", "isToppedOut", "isToppedOutByProgram",
+                    "percentiles", "deciles", "performanceYear"}
 
 
-def _activity(m: dict[str, Any]) -> dict[str, Any]:
-    weight = m.get("weight")
-    if weight not in (None, "medium", "high"):
-        raise ValueError(f"weight must be medium or high, got {weight!r}")
-    return {"activity_id": str(m["measureId"]), "title": str(m.get("title") or ""), "weight": weight,
-            "subcategory": m.get("subcategoryId")}
-
-
-def _pi_measure(m: dict[str, Any]) -> dict[str, Any]:
-    exclusion = m.get("exclusion")
-    return {"measure_id": str(m["measureId"]), "title": str(m.get("title") or ""),
-            "objective": m.get("objective"), "reporting_category": m.get("reportingCategory"),
-            "metric_type": m.get("metricType"), "required": bool(m.get("isRequired", False)),
-            "bonus": bool(m.get("isBonus", False)),
-            "exclusions": [str(e) for e in exclusion] if isinstance(exclusion, list) else
-            ([str(exclusion)] if exclusion else []),
-            "substitutes": [str(s) for s in m.get("substitutes") or []]}
-
-
-def _cost_measure(m: dict[str, Any]) -> dict[str, Any]:
-    return {"measure_id": str(m["measureId"]), "title": str(m.get("title") or ""),
-            "inverse": bool(m.get("isInverse", True))}
-
-
-_INVENTORY: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    "quality": ("measures.quality", _quality_measure),
-    "ia": ("measures.ia", _activity),
-    "pi": ("measures.pi", _pi_measure),
-    "cost": ("measures.cost", _cost_measure),
-}
-
-
-def _read_json_list(path: Path, what: str, result: ImportResult) -> list[Any] | None:
-    """A CMS JSON file that must hold a list; a problem is recorded, not raised."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problems.append(Diagnostic(f"cannot read the {what}: {exc}", Location(str(path), 1, 1)))
-        return None
-    if not isinstance(data, list):
-        result.problems.append(Diagnostic(f"the {what} must be a JSON list", Location(str(path), 1, 1)))
-        return None
-    result.sources.append(str(path))
-    return data
-
-
-def read_inventory(path: Path, result: ImportResult) -> None:
-    """measures-data.json: every quality measure, activity, PI and cost measure of the year."""
-    data = _read_json_list(path, "measure inventory", result)
-    if data is None:
-        return
-    for table, _ in _INVENTORY.values():
-        result.tables.setdefault(table, [])
-    for i, m in enumerate(data):
-        where = Location(str(path), 1, 1)
-        if not isinstance(m, dict) or "measureId" not in m or "category" not in m:
-            result.problems.append(Diagnostic(f"entry {i}: needs `measureId` and `category`", where))
-            continue
-        kind = _INVENTORY.get(str(m["category"]))
-        if kind is None:
-            result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): unknown category {m['category']!r}", where))
-            continue
-        try:
-            result.tables[kind[0]].append(kind[1](m))
-        except (KeyError, TypeError, ValueError) as exc:
-            result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): {exc}", where))
-
-
-def _benchmark_row(measure_id: Any, method: Any, inverse: Any, topped: Any, topped_program: Any,
-                   percentiles: dict[str, Any]) -> dict[str, Any]:
+def _benchmark_row(b: dict[str, Any], inverse_from_inventory: dict[str, bool]) -> tuple[dict[str, Any], str | None]:
+    """A benchmark row, and a note when a field came from elsewhere than the benchmark itself."""
+    measure_id = str(_need(b, "measureId")).strip()
+    method = str(_need(b, "submissionMethod")).strip()
     if not measure_id or not method:
         raise ValueError("needs a measure ID and a submission method")
-    return {"measure_id": str(measure_id), "submission_method": str(method), "inverse": _yes(inverse),
-            "topped_out": _yes(topped), "topped_out_by_program": _yes(topped_program),
-            "percentiles": _percentiles(percentiles)}
+    note = None
+    if b.get("isInverse") is not None:
+        inverse = _yes(b["isInverse"])
+    elif measure_id in inverse_from_inventory:
+        inverse, note = inverse_from_inventory[measure_id], "isInverse from the measure inventory"
+    else:
+        raise ValueError("lacks `isInverse`, and the measure inventory does not say either")
+    if b.get("percentiles") is not None:
+        percentiles = _percentiles(b["percentiles"])
+    elif b.get("deciles") is not None:
+        percentiles = _percentiles_from_deciles(b["deciles"], inverse)
+    else:
+        raise ValueError("lacks `percentiles` (or the older `deciles`)")
+    topped = b.get("isToppedOutByProgram")
+    row = {"measure_id": measure_id, "submission_method": method, "inverse": inverse,
+           "topped_out": _yes(_need(b, "isToppedOut")),
+           "topped_out_by_program": None if topped is None or topped == "" else _yes(topped),
+           "percentiles": percentiles}
+    return {**row, **_kept(b, _BENCHMARK_KNOWN)}, note
+
+
+def _check_benchmark_year(b: dict[str, Any], year: int) -> None:
+    given = b.get("performanceYear")
+    if given not in (None, "") and str(given).strip() != str(year):
+        raise ValueError(f"a benchmark of {given}: these are not the {year} files")
+
+
+def _inverse_index(result: ImportResult) -> dict[str, bool]:
+    return {r["measure_id"]: r["inverse"] for table in ("measures.quality", "measures.cost")
+            for r in result.tables.get(table, [])}
 
 
 def read_benchmarks_json(path: Path, result: ImportResult) -> None:
@@ -190,58 +338,69 @@ def read_benchmarks_json(path: Path, result: ImportResult) -> None:
     if data is None:
         return
     rows = result.tables.setdefault("benchmarks.quality", [])
+    inverse = _inverse_index(result)
+    notes = 0
     for i, b in enumerate(data):
         try:
             if not isinstance(b, dict):
                 raise ValueError("not an object")
-            rows.append(_benchmark_row(b.get("measureId"), b.get("submissionMethod"), b.get("isInverse", False),
-                                       b.get("isToppedOut", False), b.get("isToppedOutByProgram", False),
-                                       b.get("percentiles")))
+            _check_benchmark_year(b, result.year)
+            row, note = _benchmark_row(b, inverse)
+            rows.append(row)
+            notes += note is not None
         except ValueError as exc:
             result.problems.append(Diagnostic(f"benchmark {i} ({b.get('measureId') if isinstance(b, dict) else '?'}): "
                                               f"{exc}", Location(str(path), 1, 1)))
+    if notes:
+        result.notes.append(f"{path.name}: isInverse taken from the measure inventory for {notes} benchmarks")
 
 
 def read_benchmarks_csv(path: Path, result: ImportResult) -> None:
     """CMS's spreadsheet layout: one row per measure and collection type ("eCQM", "MIPS CQM" …)."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        result.problems.append(Diagnostic(f"cannot read the benchmarks: {exc.strerror}", Location(str(path), 1, 1)))
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.problems.append(Diagnostic(f"cannot read the benchmarks: {exc}", Location(str(path), 1, 1)))
         return
-    result.sources.append(str(path))
+    reader = csv.DictReader(text.splitlines())
+    needed = {"measureId", "submissionMethod", "isInverse", "isToppedOut", "isToppedOutByProgram",
+              *(f"percentile{p}" for p in PERCENTILES)}
+    missing = needed - set(reader.fieldnames or [])
+    if missing:
+        result.problems.append(Diagnostic(f"the CSV lacks the columns {', '.join(sorted(missing))}",
+                                          Location(str(path), 1, 1)))
+        return
     rows = result.tables.setdefault("benchmarks.quality", [])
-    with handle:
-        reader = csv.DictReader(handle)
-        needed = {"measureId", "submissionMethod", "isInverse", "isToppedOut", "isToppedOutByProgram",
-                  *(f"percentile{p}" for p in PERCENTILES)}
-        missing = needed - set(reader.fieldnames or [])
-        if missing:
-            result.problems.append(Diagnostic(f"the CSV lacks the columns {', '.join(sorted(missing))}",
-                                              Location(str(path), 1, 1)))
-            return
-        for row in reader:
-            line = reader.line_num
-            try:
-                method_name = (row["submissionMethod"] or "").strip()
-                method = CSV_COLLECTION_TYPES.get(method_name.lower())
-                if method is None:
-                    raise ValueError(f"unknown collection type {method_name!r}")
-                rows.append(_benchmark_row(row["measureId"].strip(), method, row["isInverse"], row["isToppedOut"],
-                                           row["isToppedOutByProgram"],
-                                           {p: row[f"percentile{p}"] for p in PERCENTILES}))
-            except ValueError as exc:
-                result.problems.append(Diagnostic(f"row {line}: {exc}", Location(str(path), line, 1)))
+    count = 0
+    for row in reader:
+        line = reader.line_num
+        count += 1
+        try:
+            method_name = (row["submissionMethod"] or "").strip()
+            method = CSV_COLLECTION_TYPES.get(method_name.lower())
+            if method is None:
+                raise ValueError(f"unknown collection type {method_name!r}")
+            _check_benchmark_year(row, result.year)
+            b = {k: v for k, v in row.items() if k is not None and not k.startswith("percentile")}
+            b.update(submissionMethod=method, percentiles={p: row[f"percentile{p}"] for p in PERCENTILES})
+            rows.append(_benchmark_row(b, {})[0])
+        except ValueError as exc:
+            result.problems.append(Diagnostic(f"row {line}: {exc}", Location(str(path), line, 1)))
+    result.files.append(SourceFile(path.name, hashlib.sha256(raw).hexdigest(), count))
 
 
 def read_cms_folder(year: int, folder: Path) -> ImportResult:
     """Read the files CMS publishes for a year from one folder (or one file)."""
-    result = ImportResult(year)
+    result = ImportResult(int(year))
     folder = Path(folder)
     if folder.is_file():
         files = [folder]
     elif folder.is_dir():
         files = sorted(folder.iterdir())
+        if re.fullmatch(r"(19|20)\d\d", folder.name) and int(folder.name) != int(year):
+            raise DataError(Diagnostic(f"{folder} holds CMS's {folder.name} files, not {year}'s",
+                                       hint=f"import them as `rulesctl data import {folder.name} {folder}`"))
     else:
         raise DataError(Diagnostic(f"not found: {folder}"))
     names = {f.name: f for f in files}
@@ -251,10 +410,11 @@ def read_cms_folder(year: int, folder: Path) -> ImportResult:
         read_benchmarks_json(names["benchmarks.json"], result)
     elif "benchmarks.csv" in names:
         read_benchmarks_csv(names["benchmarks.csv"], result)
-    if not result.sources:
+    if not result.files and not result.problems:
         raise DataError(Diagnostic(f"no CMS files found in {folder}",
                                    hint="expected measures-data.json and benchmarks.json (or benchmarks.csv)"))
     _split_cost_benchmarks(result)
+    _uniform(result)
     _dedupe(result)
     return result
 
@@ -262,7 +422,7 @@ def read_cms_folder(year: int, folder: Path) -> ImportResult:
 def _split_cost_benchmarks(result: ImportResult) -> None:
     """Cost measures' benchmarks (same file as quality's) go to their own table, `benchmarks.cost`."""
     rows = result.tables.get("benchmarks.quality")
-    if not rows:
+    if rows is None:
         return
     cost_ids = {r["measure_id"] for r in result.tables.get("measures.cost", [])}
 
@@ -273,28 +433,41 @@ def _split_cost_benchmarks(result: ImportResult) -> None:
     result.tables["benchmarks.quality"] = [r for r in rows if not is_cost(r)]
 
 
-TABLE_KEYS: dict[str, str | tuple[str, ...]] = {
-    "measures.quality": "measure_id", "measures.ia": "activity_id", "measures.pi": "measure_id",
-    "measures.cost": "measure_id", "benchmarks.quality": ("measure_id", "submission_method"),
-    "benchmarks.cost": ("measure_id", "submission_method"),
-}
+def _uniform(result: ImportResult) -> None:
+    """Every row of a table has the same fields (null where CMS's entry lacks one), sorted by key."""
+    for table, rows in result.tables.items():
+        fields: dict[str, None] = {}
+        for row in rows:
+            fields.update(dict.fromkeys(row))
+        key = TABLE_KEYS[table]
+        key_fields = (key,) if isinstance(key, str) else key
+        result.tables[table] = sorted(({f: row.get(f) for f in fields} for row in rows),
+                                      key=lambda r: tuple(str(r[f]) for f in key_fields))
 
 
 def _dedupe(result: ImportResult) -> None:
     for table, rows in result.tables.items():
         key = TABLE_KEYS[table]
         fields = (key,) if isinstance(key, str) else key
-        seen: dict[tuple[Any, ...], int] = {}
+        seen: set[tuple[Any, ...]] = set()
         for row in rows:
             k = tuple(row[f] for f in fields)
             if k in seen:
                 result.problems.append(Diagnostic(f"{table}: {' / '.join(map(str, k))} appears twice"))
-            seen[k] = 1
+            seen.add(k)
+
+
+# ---------------------------------------------------------------------------
+# Writing the year folder's files
+# ---------------------------------------------------------------------------
+
+_NUMBER = "\x00number:"
 
 
 def _jsonable(value: Any) -> Any:
+    """Decimals marked for `_dumps`, which writes them as the exact JSON numbers they are."""
     if isinstance(value, Decimal):
-        return str(value)
+        return _NUMBER + (format(value, "f") if value == value.to_integral_value() else str(value))
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -302,51 +475,92 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def store(result: ImportResult, home: Path | None = None) -> Path:
-    """Write the year's tables atomically (temporary file, then rename); numbers as exact decimal text."""
-    target_dir = (home or reference_home()) / str(result.year)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"year": result.year, "imported_from": result.sources,
-               "tables": {name: _jsonable(rows) for name, rows in result.tables.items()}}
-    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".reference-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(payload, out, separators=(",", ":"))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target_dir / STORE_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target_dir / STORE_FILE
+def _dumps(value: Any, indent: int | None = None) -> str:
+    text = json.dumps(_jsonable(value), indent=indent, ensure_ascii=False, separators=(",", ": ") if indent
+                      else (", ", ": "))
+    return re.sub(r'"\\u0000number:([^"]*)"', r"\1", text)
 
 
-def import_reference(year: int, path: Path, home: Path | None = None) -> tuple[ImportResult, Path | None]:
-    """Read CMS's files and store them, unless there were problems (then nothing is written)."""
-    result = read_cms_folder(year, path)
-    if result.problems:
-        return result, None
-    return result, store(result, home)
+def _file_text(content: dict[str, Any]) -> str:
+    """One JSON object a line for rows (easy to read and to diff), the rest indented."""
+    parts = []
+    for name, item in content.items():
+        if isinstance(item, dict) and "rows" in item:
+            head = {k: v for k, v in item.items() if k != "rows"}
+            rows = ",\n".join("    " + _dumps(r) for r in item["rows"])
+            parts.append(f'  {json.dumps(name)}: {_dumps(head)[:-1]}, "rows": [\n{rows}\n  ]}}')
+        else:
+            parts.append(f"  {json.dumps(name)}: " + _dumps(item, 2).replace("\n", "\n  "))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def _restore_numbers(value: Any, numeric: bool = False) -> Any:
-    if isinstance(value, dict):
-        return {k: _restore_numbers(v, k == "percentiles" or numeric) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_numbers(v) for v in value]
-    if numeric and isinstance(value, str):
-        return Decimal(value)
-    return value
+def provenance(result: ImportResult, cms_commit: str | None, imported_on: str, importer: str) -> dict[str, Any]:
+    return {"importer": importer, "performance_year": result.year, "cms_commit": cms_commit,
+            "imported_on": imported_on,
+            "files": [{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in result.files],
+            "not_kept": sorted(NOT_KEPT), "notes": result.notes}
 
 
-def load_imported(year: int, home: Path | None = None) -> tuple[dict[str, list[dict[str, Any]]], Path | None]:
-    """The imported tables of a year (table path → rows), or nothing when none were imported."""
-    path = (home or reference_home()) / str(year) / STORE_FILE
-    if not path.is_file():
-        return {}, None
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        tables = payload["tables"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(Diagnostic(f"imported reference data is unreadable: {exc}", Location(str(path), 1, 1),
-                                   hint=f"run `rulesctl data import {year} PATH` again")) from None
-    return {name: [_restore_numbers(r) for r in rows] for name, rows in tables.items()}, path
+def data_files(result: ImportResult, cms_commit: str | None, imported_on: str,
+               importer: str) -> dict[str, str]:
+    """The year folder's new data files (file name → text): `measures.json`, `benchmarks.json`."""
+    prov = provenance(result, cms_commit, imported_on, importer)
+    by_file: dict[str, dict[str, Any]] = {}
+    for table in sorted(result.tables):
+        ns, _, name = table.partition(".")
+        rows = result.tables[table]
+        origin = next((f for f in result.files
+                       if (f.name.startswith("benchmarks") == (ns == "benchmarks"))), None)
+        cite = (f"CMS qpp-measures-data {origin.name} for {result.year} (sha256 {origin.sha256[:12]}…"
+                + (f", commit {cms_commit}" if cms_commit else "") + f"): {len(rows)} {TABLE_WHAT[table]}"
+                if origin else f"CMS qpp-measures-data for {result.year}: {len(rows)} {TABLE_WHAT[table]}")
+        key = TABLE_KEYS[table]
+        item = {"source": cite, "key": key if isinstance(key, str) else list(key), "rows": rows}
+        if ns == "measures":
+            item["complete"] = True
+        by_file.setdefault(ns, {"provenance": prov})[name] = item
+    return {f"{ns}.json": _file_text(content) for ns, content in by_file.items()}
+
+
+SUPERSEDED = {"measures.json": "measures.yaml", "benchmarks.json": "benchmarks.yaml"}
+"""A hand-written subset a complete import replaces (one data file per namespace)."""
+
+
+def staged_copy(folder: Path, files: dict[str, str], into: Path) -> Path:
+    """A copy of the year folder's data and rule files with the new files in place, to check before writing."""
+    target = into / folder.name
+    target.mkdir(parents=True)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink() and path.suffix in (".yaml", ".json", ".rules") \
+                and path.name not in files and path.name not in SUPERSEDED.values():
+            (target / path.name).write_bytes(path.read_bytes())
+    for name, text in files.items():
+        (target / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def install(folder: Path, files: dict[str, str]) -> list[Path]:
+    """Write each file atomically (a temporary file, then rename), then remove the subsets they replace."""
+    import os
+    import tempfile
+
+    written = []
+    for name, text in sorted(files.items()):
+        target = folder / name
+        if target.exists() and (target.is_symlink() or not target.is_file()):
+            raise DataError(Diagnostic(f"refusing to replace {target}: not a regular file"))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    for name in files:
+        old = folder / SUPERSEDED.get(name, "")
+        if name in SUPERSEDED and old.is_file() and not old.is_symlink():
+            old.unlink()
+    return written

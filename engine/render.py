@@ -133,6 +133,7 @@ def detail_table(category: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def to_markdown(report: dict[str, Any]) -> str:
     lines = [f"# MIPS final score, performance year {report['performance_year']}", "",
+             f"Scored by the {report['performance_year']} rules, fingerprint `{report['rules_fingerprint']}`.", "",
              f"Reporting option: {report['reporting_option']}; entity: {report['entity']['type']}; "
              f"eligibility: {report['eligibility']}"
              + ("; facility-based scoring" if report.get("scoring_basis") == "facility" else ""), "",
@@ -188,3 +189,5 @@ def print_table(report: dict[str, Any], console: Any) -> None:
                 detail.add_row(*row)
             console.print(detail)
     console.print(f"Payment adjustment: {_adjustment_text(report)}")
+    console.print(f"[dim]Scored by the {report['performance_year']} rules, fingerprint "
+                  f"{escape(report['rules_fingerprint'])}[/dim]")

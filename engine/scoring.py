@@ -65,6 +65,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
     report = {
         "performance_year": year.performance_year,
+        "rules_fingerprint": year.fingerprint,
         "reporting_option": context.reporting_option,
         "entity": entity,
         "eligibility": ev.value("eligibility_status"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import hashlib
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,17 +16,17 @@ from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckErro
 from mips_rules.dsl.parser import parse_file
 from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.inputshapes import input_shapes
-from mips_rules.engine.refdata import TABLE_KEYS, load_imported
-from mips_rules.engine.yeardata import YearData, apply_imported, load_data_dir
+from mips_rules.engine import yearcache
+from mips_rules.engine.yeardata import YearData, load_data_dir
 
 RULE_SUFFIX = ".rules"
 
 
 def default_rules_root() -> Path:
-    """`$RULESCTL_RULES`, else the `rules/` folder beside the packages, else `./rules`."""
-    env = os.environ.get("RULESCTL_RULES")
-    if env:
-        return Path(env)
+    """The bundled `rules/` (beside the packages: the checkout's, or the installed package data), else `./rules`.
+
+    No environment variable chooses it: what scores a submission is the folder given with
+    `--rules`, or the bundled one."""
     beside = Path(__file__).resolve().parent.parent / "rules"
     return beside if beside.is_dir() else Path("rules")
 
@@ -69,18 +69,6 @@ def resolve_year_folder(year: int | str | None, rules: Path | None = None) -> Pa
     raise RulesError(Diagnostic(f"no rules for {year} in {root}", hint=f"available: {', '.join(years) or 'none'}"))
 
 
-def _overlay_imported(data: YearData, reference: Path | None | bool) -> None:
-    if reference is False:
-        return
-    declared = data.items.get("program", {}).get("performance_year")
-    if declared is None or not isinstance(declared.value, Decimal):
-        return
-    home = None if reference in (None, True) else Path(reference)  # type: ignore[arg-type]
-    tables, path = load_imported(int(declared.value), home)
-    if path is not None:
-        apply_imported(data, tables, TABLE_KEYS, str(path))
-
-
 def _carried_over_warnings(data: YearData) -> list[Diagnostic]:
     """One warning per data file listing the values not yet reviewed for this year."""
     out = []
@@ -94,6 +82,18 @@ def _carried_over_warnings(data: YearData) -> list[Diagnostic]:
     return out
 
 
+def fingerprint(folder: Path) -> str:
+    """What scored a report: a sha256 of the year folder's data and rule files (names and bytes),
+    so that the same fingerprint and the same submission give the same report on any machine.
+    The folder's own rule tests (tests/) do not change a score and are left out."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX) and p.is_file()):
+        content = path.read_bytes()
+        digest.update(f"{path.name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return "sha256:" + digest.hexdigest()
+
+
 @dataclass
 class Year:
     """A loaded, checked and compiled year of rules."""
@@ -105,26 +105,30 @@ class Year:
     rules: CompiledRules
     warnings: list[Diagnostic] = field(default_factory=list)
     load_seconds: float = 0.0
+    fingerprint: str = ""
 
     def namespaces(self) -> dict[str, Any]:
         return self.data.namespaces()
 
 
 def load_year(year: int | str | None = None, rules: Path | None = None, *,
-              shapes: Mapping[str, Shape] | None = None, reference: Path | None | bool = None) -> Year:
+              shapes: Mapping[str, Shape] | None = None) -> Year:
     """Parse, check and compile a year folder. Raises RulesError with every problem found.
 
-    `reference` is where imported CMS reference data lives (default: `reference_home()`);
-    False loads only the subset shipped with the rules.
-    """
+    The folder is the whole truth: its data files (CMS's reference data included, as
+    `rulesctl data import` wrote it) and its rule files, nothing else."""
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
+    print_ = fingerprint(folder)
+    cached = yearcache.read(folder, print_) if shapes is None else None
+    if cached is not None:
+        data, by_name, warnings = cached
+        return _finish(year, folder, data, by_name, input_shapes(), warnings, started, print_)
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data = YearData()
     try:
         data = load_data_dir(folder)
-        _overlay_imported(data, reference)
     except DataError as exc:
         problems.extend(exc.diagnostics)
         kinds.add(type(exc))
@@ -157,6 +161,17 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             problems.append(Diagnostic(f"the year has no data item `{ns}.{item}`", Location(str(folder / f"{ns}.yaml"), 1, 1)))
     if problems:
         raise RuleCheckError(problems)
+    warnings = _carried_over_warnings(data)
+    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_)
+    if shapes is input_shapes():
+        yearcache.write(folder, print_, (data, by_name, warnings))
+    return loaded
+
+
+def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[str, ast.Definition],
+            shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str) -> Year:
+    """The checks on the declared year, and compiling (also for a year read from the cache)."""
+    namespaces = data.namespaces()
     declared = data.items["program"]["performance_year"]
     py = declared.value
     if not isinstance(py, Decimal) or py != py.to_integral_value():
@@ -165,5 +180,4 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise RuleCheckError(Diagnostic(f"asked for {year}, but {folder} holds the rules of {int(py)}",
                                         declared.location))
     compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
-    warnings = _carried_over_warnings(data)
-    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started)
+    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_)

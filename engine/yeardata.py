@@ -26,6 +26,7 @@ replace the rows with the same key.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -125,6 +126,8 @@ class YearData:
     """All data files of a year: namespace → item name → Item."""
 
     items: dict[str, dict[str, Item]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """Per data file written by `rulesctl data import`: where its CMS data came from."""
 
     def namespaces(self) -> dict[str, dict[str, Any]]:
         """What the rule language sees: namespace → {item name → value or Table}."""
@@ -134,22 +137,54 @@ class YearData:
         return [it for items in self.items.values() for it in items.values()]
 
 
+MAX_JSON_BYTES = 20_000_000
+"""Imported CMS data files (`measures.json`, `benchmarks.json`) are larger than hand-written YAML."""
+
+
+def load_json_doc(path: Path) -> LocatedDoc:
+    """A JSON data file (written by `rulesctl data import`): exact decimals; positions are the file."""
+    name = str(path)
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise DataError(Diagnostic(f"cannot read {name}: {exc.strerror or exc}", Location(name, 1, 1))) from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise DataError(Diagnostic(f"file is too large (more than {MAX_JSON_BYTES} bytes)", Location(name, 1, 1)))
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=Decimal)
+    except UnicodeDecodeError as exc:
+        raise DataError(Diagnostic(f"not UTF-8 text: {exc.reason}", Location(name, 1, 1))) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(Diagnostic(f"not valid JSON: {exc.msg}", Location(name, exc.lineno, exc.colno))) from None
+    except RecursionError:
+        raise DataError(Diagnostic("JSON nested too deeply", Location(name, 1, 1))) from None
+    return LocatedDoc(doc, name, {})
+
+
 def load_data_dir(folder: Path) -> YearData:
-    """Load every `*.yaml` in a year folder; collects all problems before raising."""
+    """Load every `*.yaml` (and imported `*.json`) data file of a year folder; collects all problems before raising."""
     data = YearData()
     problems: list[Diagnostic] = []
     pending_same_as: list[tuple[str, str, TableItem, LocatedDoc]] = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")]):
         ns = path.stem
         if not _IDENT.match(ns):
             problems.append(Diagnostic(f"data file name `{path.name}` must be a plain name (letters, digits, _)",
                                        Location(str(path), 1, 1)))
             continue
+        if ns in data.items:
+            problems.append(Diagnostic(f"two data files for `{ns}`: keep one of {ns}.yaml and {ns}.json",
+                                       Location(str(path), 1, 1)))
+            continue
         try:
-            doc = load_yaml(path)
+            doc = load_yaml(path) if path.suffix == ".yaml" else load_json_doc(path)
         except DataError as exc:
             problems.extend(exc.diagnostics)
             continue
+        if path.suffix == ".json" and isinstance(doc.data, dict) and "provenance" in doc.data:
+            data.provenance[ns] = doc.data["provenance"]
+            doc.data = {k: v for k, v in doc.data.items() if k != "provenance"}
         if doc.data is None:
             data.items[ns] = {}
             continue
@@ -255,6 +290,7 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
             return None
         overrides, override_field = spec.rows, "rows"
     seen: set[Any] = set()
+    raw_index = {shape.row_key(r): j for j, r in enumerate(raw_rows)}
     for i, row in enumerate(overrides):
         rloc = doc.where((name, override_field, i))
         absent = [f for f in key_fields if f not in row]
@@ -275,10 +311,10 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
         if isinstance(key_field, str):
             value_row[key_field] = key
         rows[key] = value_row
-        replaced = [j for j, r in enumerate(raw_rows) if shape.row_key(r) == key]
-        if replaced:
-            raw_rows[replaced[0]] = row
+        if key in raw_index:
+            raw_rows[raw_index[key]] = row
         else:
+            raw_index[key] = len(raw_rows)
             raw_rows.append(row)
     _check_row_shapes(path, overrides, override_field, name, doc, problems)
     if spec.covers is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from mips_rules.engine.render import to_json
 
+from conftest import masked
 from test_categories import COMPLETE_PI, ia_set, pi_set, run, sub
 
 
@@ -64,4 +65,4 @@ def test_complete_report(request, year_fixture, scenario, snapshot):
     submission, context = SCENARIOS[scenario](year.performance_year)
     report = run(year, submission, **context)
     assert 0 <= report["final_score"] <= 100
-    assert to_json(report) == snapshot
+    assert masked(to_json(report)) == snapshot

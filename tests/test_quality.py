@@ -16,7 +16,7 @@ from mips_rules.engine.context import parse_context
 from mips_rules.engine.scoring import evaluate, score
 from mips_rules.engine.submission import parse_submission
 
-from conftest import shared_path
+from conftest import RULES, shared_path
 
 
 def rate(met, not_met, eligible=None, excl=0, exc=0):
@@ -154,11 +154,13 @@ def test_tie_break_by_measure_id(year_copy):
     # CMS publishes no 102 registry benchmark; the test gives it one whose p1 is 90, so rate 50 earns 1.
     from mips_rules.engine.year import load_year
 
-    row = ('    - {measure_id: "102", submission_method: "registry", inverse: false, topped_out: false, '
-           'topped_out_by_program: false, percentiles: {p1: 90, p10: 91, p20: 92, p30: 93, p40: 94, p50: 95, '
-           'p60: 96, p70: 97, p80: 98, p90: 99, p99: 100}}\n')
-    text = "  rows:\n"
-    folder = year_copy(2024, edits={"benchmarks.yaml": [(text, text + row)]})
+    row = ('    {"measure_id": "102", "submission_method": "registry", "inverse": false, "topped_out": false, '
+           '"topped_out_by_program": false, "percentiles": {"p1": 90, "p10": 91, "p20": 92, "p30": 93, "p40": 94, '
+           '"p50": 95, "p60": 96, "p70": 97, "p80": 98, "p90": 99, "p99": 100}, "benchmark_year": 2022, '
+           '"is_high_priority": true, "metric_type": "singlePerformanceRate", "average_performance_rate": 50},\n')
+    text = (RULES / "2024" / "benchmarks.json").read_text()
+    header = next(line for line in text.splitlines(keepends=True) if line.startswith('  "quality": {'))
+    folder = year_copy(2024, edits={"benchmarks.json": [(header, header + row)]})
     year = load_year(None, folder)
     q = quality(year, tie_break_submission(2024))
     ms = by_id(q)

@@ -1,0 +1,77 @@
+"""A cache of checked years, so that `rulesctl score` does not re-parse a year it has seen.
+
+Content-addressed: an entry's name is a hash of the year folder's fingerprint, the folder's
+path (locations in messages name its files) and the engine's own source code. A changed file
+or a changed engine is a different name, so a stale entry is never read; entries are written
+whole (a temporary file, then a rename), so concurrent runs are safe. An unreadable entry is
+ignored and rebuilt. Only years that checked clean are cached, so a cache hit skips parsing and
+checking (compiling still runs: generated code is not cached). The cache can only make loading
+faster: what it returns is what parsing the folder would return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_PACKAGE_DIRS = ("dsl", "engine")
+MAX_ENTRIES = 32
+"""Older entries beyond this many are removed when one is written (each is about 1 MB)."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mips-rules" / "years"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the engine's and the rule language's source (a changed engine never reads old entries)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent.parent
+    for name in _PACKAGE_DIRS:
+        for path in sorted((here / name).glob("*")):
+            if path.suffix in (".py", ".lark") and path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry(folder: Path, fingerprint: str) -> Path:
+    key = hashlib.sha256(f"{fingerprint}\0{folder.resolve()}\0{code_version()}".encode()).hexdigest()
+    return cache_dir() / f"{key}.pickle"
+
+
+def read(folder: Path, fingerprint: str) -> Any | None:
+    try:
+        with entry(folder, fingerprint).open("rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt, never trusted
+        return None
+
+
+def write(folder: Path, fingerprint: str, payload: Any) -> None:
+    try:
+        target = entry(folder, fingerprint)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".entry-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                pickle.dump(payload, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _prune(target.parent)
+    except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
+        return  # a read-only home or an unpicklable value: no cache, same result
+
+
+def _prune(folder: Path) -> None:
+    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[MAX_ENTRIES:]:
+        old.unlink(missing_ok=True)
