@@ -1,4 +1,7 @@
-"""pytest collects the analysts' rule tests (rules/<year>/tests/*.yaml) as test items."""
+"""pytest collects the analysts' rule tests (rules/<year>/tests/*.yaml) as test items.
+
+Each runs as `rulesctl test` runs it: against the year folder the file is in (its data and rules),
+and a case whose inputs name another year fails, naming the case and both years."""
 
 from __future__ import annotations
 

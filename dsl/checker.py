@@ -2,7 +2,9 @@
 
 Finds duplicate definitions, undefined names (with "did you mean"), wrong
 argument counts, misplaced `x -> …` functions, unknown fields of the year's
-data and of the inputs, missing citations, and cycles between definitions.
+data and of the inputs, missing citations, and cycles between definitions;
+then type-checks the rules against the year's data (`dsl/types.py`): fields
+no row has, fields null in some rows used unguarded, text where a number belongs.
 Every problem is collected, so an analyst sees them all in one run.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, Mapping
 from mips_rules.dsl import ast
 from mips_rules.dsl.builtins import BUILTINS
 from mips_rules.dsl.errors import Diagnostic, Location, did_you_mean
+from mips_rules.dsl.types import typecheck
 from mips_rules.dsl.values import Table
 
 # A shape describes the fields of an input record: a mapping of field → shape, or None when unknown.
@@ -78,6 +81,8 @@ def check(defs: list[ast.Definition], data: Mapping[str, Any], inputs: Mapping[s
         _walk(d.body, frozenset(params), scope, result, deps)
         result.dependencies[d.name] = deps
     _find_cycles(scope.definitions, result)
+    # Types last: what the data holds against what the rules do with it (dsl/types.py).
+    result.diagnostics.extend(typecheck(scope.definitions, data, inputs, result.diagnostics))
     return result
 
 

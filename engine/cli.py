@@ -91,6 +91,7 @@ def check(year: Optional[str] = typer.Argument(None, help="The year to check (de
         typer.echo(f"{loaded.performance_year} ({target}): ok — {len(loaded.definitions)} definitions, "
                    f"{items} data items, loaded in {loaded.load_seconds * 1000:.0f} ms"
                    + (f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""))
+        typer.echo(f"  fingerprint {loaded.fingerprint}")
     if failed:
         raise typer.Exit(1)
 
@@ -101,8 +102,6 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
           year: Optional[int] = typer.Option(None, "--year", "-y", help="Performance year (default: from the inputs)."),
           rules: Optional[Path] = RulesOption,
           format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown."),
-          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder "
-                                                   "(default: $MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference)."),
           explain: Optional[str] = typer.Option(None, "--explain",
                                                 help="Show how a value was computed: `--explain` for the final score, "
                                                      "`--explain NAME` for one rule or report path "
@@ -122,7 +121,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         ctx = load_context(context)
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
                                       context_source=str(context or "<context>"), requested=year)
-        loaded = load_year(py, rules, reference=reference)
+        loaded = load_year(py, rules)
         scored = score_submission(loaded, sub, ctx, trace=explain is not None)
         report = scored.report
         explanation = _explanation(loaded, scored, explain) if explain is not None else None
@@ -199,10 +198,10 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
 
     try:
         a, b = _load_rules_arg(old, rules), _load_rules_arg(new, rules)
+        result = diff_years(a, b, old, new, only=only)  # an --only that matches nothing is an error
     except RulesError as exc:
         _fail(exc, 2)
         return
-    result = diff_years(a, b, old, new).only(only)
     if format is ReportFormat.json:
         sys.stdout.write(to_json_text(result))
     elif format is ReportFormat.markdown:
@@ -217,21 +216,46 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
 
 
 @app.command("new-year")
-def new_year_command(year: int = typer.Argument(..., help="The year to create."),
-                     source: int = typer.Option(..., "--from", help="The year to copy."),
-                     rules: Optional[Path] = RulesOption) -> None:
-    """Start a year as a copy of another, every value marked as carried over until reviewed."""
-    from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.newyear import new_year
-    from mips_rules.engine.year import default_rules_root
+def new_year_command(year: int = typer.Argument(..., help="The year to create (or, with --review, to review)."),
+                     source: Optional[int] = typer.Option(None, "--from", help="The year to copy."),
+                     rules: Optional[Path] = RulesOption,
+                     review: bool = typer.Option(False, "--review", help="List what is left to review in a year "
+                                                 "made by new-year (it need not load yet); exit 1 if anything is.")
+                     ) -> None:
+    """Start a year as a copy of another, every value marked as carried over until reviewed; list what
+    else to review (old-year citations, reference fields that changed, rule tests of another year)."""
+    from mips_rules.dsl.errors import Diagnostic, RulesError
+    from mips_rules.engine.newyear import MARKER, new_year, read_marker, review_folder, rule_test_notes
+    from mips_rules.engine.year import default_rules_root, resolve_year_folder
 
+    root = rules if rules is not None else default_rules_root()
     try:
-        dest = new_year(rules if rules is not None else default_rules_root(), year, source)
+        if review:
+            dest = resolve_year_folder(year, root)
+            marker = read_marker(dest)
+            if marker is None:
+                raise RulesError(Diagnostic(f"{dest} has no {MARKER}: it was not made by `rulesctl new-year`, "
+                                            "or its review is done"))
+            source = marker["from"]
+        elif source is None:
+            raise RulesError(Diagnostic("give the year to copy: --from YEAR (or --review to review a copy)"))
+        else:
+            dest = new_year(root, year, source)
+            typer.echo(f"created {dest} from {source}: every value is marked `carried_over: true` until reviewed; "
+                       f"`rulesctl check {year}` lists them, `rulesctl diff {source} {year}` shows what you edit")
     except RulesError as exc:
         _fail(exc)
         return
-    typer.echo(f"created {dest} from {source}: every value is marked `carried_over: true` until reviewed; "
-               f"`rulesctl check {year}` lists them, `rulesctl diff {source} {year}` shows what you edit")
+    notes = [w.message for w in review_folder(dest)] + rule_test_notes(dest, year)
+    if notes:
+        typer.echo(f"{'to' if review else 'also to'} review in {year} (copied from {source}; {MARKER} in the folder "
+                   "records what it was copied from: delete it when the review is done):")
+        for note in notes:
+            typer.echo(f"  - {note}")
+    elif review:
+        typer.echo(f"{year}: nothing left to review from {source}; delete {dest / MARKER}")
+    if review and notes:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -348,7 +372,6 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
           engine: Engine = typer.Option(Engine.local, "--engine", help="local processes, or dask."),
           scheduler: Optional[str] = typer.Option(None, "--scheduler", help="The Dask scheduler address."),
           rules: Optional[Path] = RulesOption,
-          reference: Optional[Path] = typer.Option(None, "--reference", help="Imported reference data folder."),
           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted batch from the records "
                                                               "already written.")) -> None:
     """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
@@ -359,7 +382,7 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
     if not input.is_file():
         _fail(RulesError(f"input not found: {input}"))
     try:
-        load_year(year, rules, reference=reference)  # fail fast, in this process, on broken rules
+        load_year(year, rules)  # fail fast, in this process, on broken rules
     except RulesError as exc:
         _fail(exc)
         return
@@ -376,10 +399,10 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
         if engine is Engine.dask:
             if not scheduler:
                 _fail(RulesError("--engine dask needs --scheduler ADDRESS"))
-            stats = run_dask(input, output, year, scheduler, rules=rules, reference=reference, fmt=format.value,
+            stats = run_dask(input, output, year, scheduler, rules=rules, fmt=format.value,
                              resume=resume, progress=progress)
         else:
-            stats = run_local(input, output, year, rules=rules, reference=reference, fmt=format.value,
+            stats = run_local(input, output, year, rules=rules, fmt=format.value,
                               workers=workers, resume=resume, progress=progress)
     except RulesError as exc:
         _fail(exc)
@@ -430,27 +453,59 @@ app.add_typer(data_app, name="data")
 def data_import(year: int = typer.Argument(..., help="The performance year the files are for."),
                 path: Path = typer.Argument(..., help="A folder with CMS's measures-data.json and benchmarks.json "
                                                       "(or benchmarks.csv), as in CMS's qpp-measures-data."),
-                to: Optional[Path] = typer.Option(None, "--to", help="Where to store it (default: "
-                                                  "$MIPS_REFERENCE_DIR or ~/.local/share/mips-rules/reference).")) -> None:
-    """Import a year's measure inventory and benchmarks; nothing is written if any row is bad."""
-    from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.refdata import import_reference
+                rules: Optional[Path] = RulesOption,
+                commit: Optional[str] = typer.Option(None, "--commit", help="The CMS qpp-measures-data commit the "
+                                                     "files come from (recorded as provenance)."),
+                date: Optional[str] = typer.Option(None, "--date", help="The import date to record (YYYY-MM-DD; "
+                                                   "default: today).")) -> None:
+    """Import a year's complete measure inventory and benchmarks into its year folder.
+
+    Writes measures.json and benchmarks.json (replacing a hand-written subset) only when every
+    row is good and the year still checks with the new data; otherwise nothing is written."""
+    import datetime
+    import tempfile
+
+    from mips_rules import __version__
+    from mips_rules.dsl.errors import DataError, Diagnostic, RulesError
+    from mips_rules.engine.refdata import data_files, install, read_cms_folder, staged_copy
+    from mips_rules.engine.year import load_year, resolve_year_folder
 
     try:
-        result, stored = import_reference(year, path, to)
+        folder = resolve_year_folder(year, rules)
+        if date is not None:
+            datetime.date.fromisoformat(date)
+        result = read_cms_folder(year, path)
+        if result.problems:
+            for d in result.problems[:50]:
+                typer.echo(d.render(), err=True)
+            more = len(result.problems) - 50
+            typer.echo(f"{len(result.problems)} problem(s){f' ({more} more not shown)' if more > 0 else ''}; "
+                       "nothing was imported", err=True)
+            raise typer.Exit(1)
+        files = data_files(result, commit, date or datetime.date.today().isoformat(), f"mips-rules {__version__}")
+        with tempfile.TemporaryDirectory(prefix="mips-import-") as tmp:
+            staged = staged_copy(folder, files, Path(tmp))
+            try:
+                checked = load_year(None, staged)
+            except RulesError as exc:
+                typer.echo(exc.render().replace(str(staged), str(folder)), err=True)
+                typer.echo(f"the {year} rules do not check with these files; nothing was imported", err=True)
+                raise typer.Exit(1)
+            if checked.performance_year != year:
+                raise DataError(Diagnostic(f"{folder} holds the rules of {checked.performance_year}, not {year}"))
+        install(folder, files)
+    except ValueError as exc:
+        _fail(RulesError(f"--date: {exc}"))
+        return
     except RulesError as exc:
         _fail(exc)
         return
-    if stored is None:
-        for d in result.problems[:50]:
-            typer.echo(d.render(), err=True)
-        more = len(result.problems) - 50
-        typer.echo(f"{len(result.problems)} problem(s){f' ({more} more not shown)' if more > 0 else ''}; "
-                   "nothing was imported", err=True)
-        raise typer.Exit(1)
+    except OSError as exc:
+        _fail(RulesError(f"cannot import: {exc.strerror or exc}"))
+        return
     for name, n in result.counts().items():
         typer.echo(f"{name}: {n} rows")
-    typer.echo(f"imported {year} reference data into {stored}")
+    typer.echo(f"imported CMS's {year} reference data into {folder} ({', '.join(sorted(files))})")
 
 
 def _explanation(year, scored, query: str):

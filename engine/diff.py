@@ -1,5 +1,6 @@
 """Compare two years of rules semantically: values by rule path, table rows by their key,
-formulas as text diffs of their definitions, reference data as a summary."""
+formulas as text diffs of their definitions, reference data (CMS's inventories and benchmarks)
+as rows added, removed and changed per table, each changed row with the fields that changed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mips_rules.dsl.errors import Diagnostic, RulesError, did_you_mean
 from mips_rules.dsl.values import equal, format_key, to_plain
 from mips_rules.engine.year import Year
 from mips_rules.engine.yeardata import Item
 
-# Namespaces holding CMS reference data: summarised, not listed row by row.
+# Namespaces holding CMS reference data: hundreds of rows, so reported per table (rows added, removed,
+# changed) rather than as one change per row.
 REFERENCE_NAMESPACES = ("measures", "benchmarks")
 
 
@@ -43,21 +46,47 @@ class YearDiff:
     new_label: str
     changes: list[Change] = field(default_factory=list)
     reference: list[dict[str, Any]] = field(default_factory=list)
+    narrowed: str | None = None  # the --only prefix, when given: reference rows are then listed in full
 
     @property
     def same(self) -> bool:
-        return not self.changes and not any(r["added"] or r["removed"] or r.get("changed") for r in self.reference)
+        return not self.changes and not any(r["added"] or r["removed"] or r["changed"] for r in self.reference)
 
     def only(self, prefix: str | None) -> "YearDiff":
         if not prefix:
             return self
         keep = [c for c in self.changes if c.path.startswith(prefix)]
-        ref = [r for r in self.reference if r["table"].startswith(prefix) or prefix.startswith(r["table"])]
-        return YearDiff(self.old_label, self.new_label, keep, ref)
+        ref = [n for n in (_narrow_reference(r, prefix) for r in self.reference) if n is not None]
+        return YearDiff(self.old_label, self.new_label, keep, ref, narrowed=prefix)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"old": self.old_label, "new": self.new_label, "same": self.same,
-                "changes": [c.as_dict() for c in self.changes], "reference": self.reference}
+        return {"old": self.old_label, "new": self.new_label, "same": self.same, "only": self.narrowed,
+                "changes": [c.as_dict() for c in self.changes],
+                "reference": [{**r, "changed": [{"key": c["key"], "fields": [
+                    {"field": f["field"], "old": to_plain(f["old"]), "new": to_plain(f["new"])} for f in c["fields"]]}
+                    for c in r["changed"]]} for r in self.reference]}
+
+
+def row_path(table: str, key: str) -> str:
+    """A reference row's path: `measures.ia[IA_EPA_1]`, `benchmarks.quality[001, registry]`."""
+    return f"{table}{key}" if key.startswith("[") else f"{table}[{key}]"
+
+
+def _narrow_reference(entry: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    """A reference table's summary under `--only`: the whole table (`benchmarks.`, `benchmarks.quality`),
+    its rows whose path starts with the prefix (`benchmarks.quality[001`), or nothing."""
+    table = entry["table"]
+    if table.startswith(prefix) or prefix in (table + ".", table + "["):
+        return entry
+    if not prefix.startswith(table + "["):
+        return None
+    added = [k for k in entry["added"] if row_path(table, k).startswith(prefix)]
+    removed = [k for k in entry["removed"] if row_path(table, k).startswith(prefix)]
+    changed = [c for c in entry["changed"] if row_path(table, c["key"]).startswith(prefix)]
+    if not (added or removed or changed):
+        return None
+    return {**entry, "added": added, "removed": removed, "changed": changed,
+            "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)}}
 
 
 def _scalar_list(value: Any) -> bool:
@@ -143,8 +172,16 @@ def _file_of(d: Any) -> str:
     return d.loc.file.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+def _row_changes(label: str, old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields of one row that differ, nested records field by field (`percentiles.p50`)."""
+    found: list[Change] = []
+    _compare(label, old, new, {}, found)
+    return [{"field": c.path[len(label) + 1:], "old": c.old, "new": c.new} for c in found]
+
+
 def _reference_summary(a: Year, b: Year) -> list[dict[str, Any]]:
-    """Measures and activities added, removed or re-weighted; benchmark counts."""
+    """Per reference table: the keys of the rows added and removed, and each changed row with its
+    changed fields (old → new)."""
     out = []
     for ns in REFERENCE_NAMESPACES:
         names = sorted(set(a.data.items.get(ns, {})) | set(b.data.items.get(ns, {})))
@@ -152,19 +189,62 @@ def _reference_summary(a: Year, b: Year) -> list[dict[str, Any]]:
             ia, ib = a.data.items.get(ns, {}).get(name), b.data.items.get(ns, {}).get(name)
             rows_a = ia.value.rows if ia and ia.kind == "table" else {}
             rows_b = ib.value.rows if ib and ib.kind == "table" else {}
+            key_a = ia.value.key_field if ia and ia.kind == "table" else ()
+            key_b = ib.value.key_field if ib and ib.kind == "table" else ()
             added = sorted(format_key(k) for k in rows_b if k not in rows_a)
             removed = sorted(format_key(k) for k in rows_a if k not in rows_b)
-            entry: dict[str, Any] = {"table": f"{ns}.{name}", "old_rows": len(rows_a), "new_rows": len(rows_b),
-                                     "added": added, "removed": removed}
-            if any("weight" in r for r in rows_b.values()):
-                entry["changed"] = sorted(
-                    f"{format_key(k)}: weight {rows_a[k].get('weight')} → {r.get('weight')}"
-                    for k, r in rows_b.items() if k in rows_a and not equal(rows_a[k].get("weight"), r.get("weight")))
-            out.append(entry)
+            changed = []
+            for k, row in rows_b.items():
+                if k in rows_a:
+                    fields = _row_changes(format_key(k), _without_key(rows_a[k], key_a), _without_key(row, key_b))
+                    if fields:
+                        changed.append({"key": format_key(k), "fields": fields})
+            changed.sort(key=lambda c: c["key"])
+            out.append({"table": f"{ns}.{name}", "old_rows": len(rows_a), "new_rows": len(rows_b),
+                        "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
+                        "added": added, "removed": removed, "changed": changed})
     return out
 
 
-def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | None = None) -> YearDiff:
+def rule_paths(y: Year) -> set[str]:
+    """Every path `--only` can name in a year: namespaces, items, reference tables, `rule NAME`."""
+    paths = {f"rule {name}" for name in y.definitions}
+    for ns, items in y.data.items.items():
+        paths.add(ns)
+        paths.update(f"{ns}.{name}" for name in items)
+    return paths
+
+
+def check_only(prefix: str, a: Year, b: Year, old_label: str, new_label: str) -> None:
+    """`--only` must name something in one of the two years; a typo is an error with a did-you-mean."""
+    paths = rule_paths(a) | rule_paths(b)
+    for p in paths:
+        if p.startswith(prefix):
+            return
+        # Inside an item: a record's field (`quality.app_required.`) or a table row (`pi.exclusions[PI_`).
+        if "." in p and not p.startswith("rule ") and prefix.startswith(p) and prefix[len(p)] in ".[":
+            return
+    candidates = paths | {p + "." for p in paths if not p.startswith("rule ")}
+    guess = did_you_mean(prefix, candidates)
+    if guess is None:  # a misspelt namespace followed by more: `qualty.case_minimum`
+        head, dot, tail = prefix.partition(".")
+        ns = did_you_mean(head, [p for p in paths if "." not in p and not p.startswith("rule ")])
+        if ns and dot:
+            guess = did_you_mean(f"{ns}.{tail}", candidates) or f"{ns}."
+    raise RulesError(Diagnostic(
+        f"--only {prefix!r} matches nothing in {old_label} or {new_label}",
+        hint=(f"did you mean `{guess}`?" if guess else
+              "give the start of a rule path: a data file (`quality.`), an item (`quality.case_minimum`), "
+              "a reference table (`benchmarks.quality`) or a rule (`rule final_score`)")))
+
+
+def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | None = None, *,
+               only: str | None = None) -> YearDiff:
+    """Everything that differs between two years; `only` narrows it to the paths starting with that
+    prefix and must match a path of one of the years (RulesError otherwise)."""
+    old_label, new_label = old_label or str(a.performance_year), new_label or str(b.performance_year)
+    if only:
+        check_only(only, a, b, old_label, new_label)
     changes: list[Change] = []
     namespaces = sorted((set(a.data.items) | set(b.data.items)) - set(REFERENCE_NAMESPACES))
     for ns in namespaces:
@@ -174,8 +254,7 @@ def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | 
                 continue  # every year differs in its year; that is what is being compared
             _compare_items(ns, name, items_a.get(name), items_b.get(name), changes)
     _formula_changes(a, b, changes)
-    return YearDiff(old_label or str(a.performance_year), new_label or str(b.performance_year), changes,
-                    _reference_summary(a, b))
+    return YearDiff(old_label, new_label, changes, _reference_summary(a, b)).only(only)
 
 
 def value_text(value: Any) -> str:

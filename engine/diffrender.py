@@ -6,7 +6,7 @@ import html
 from itertools import groupby
 from typing import Any
 
-from mips_rules.engine.diff import Change, YearDiff, value_text
+from mips_rules.engine.diff import Change, YearDiff, row_path, value_text
 from mips_rules.engine.render import to_json
 
 
@@ -27,19 +27,46 @@ def _grouped(d: YearDiff) -> list[tuple[str, list[Change]]]:
     return [(g, list(cs)) for g, cs in groupby(ordered, key=lambda c: c.group)]
 
 
+FEW = 5  # keys listed per kind of row change before `--only` is needed to see them all
+
+
+def _keys(keys: list[str], narrowed: bool, table: str) -> str:
+    if narrowed or len(keys) <= FEW:
+        return ", ".join(keys)
+    return f"{', '.join(keys[:FEW])} … ({len(keys) - FEW} more: --only {table})"
+
+
 def _reference_lines(d: YearDiff) -> list[str]:
+    """One line per reference table: rows added, removed and changed, with counts, the first few keys
+    (every key under `--only`, where the changed rows follow field by field) and the fields that changed."""
     lines = []
+    narrowed = d.narrowed is not None
     for r in d.reference:
         bits = [f"{r['old_rows']} → {r['new_rows']} rows"]
         if r["added"]:
-            bits.append(f"added {len(r['added'])}: {', '.join(r['added'][:12])}{' …' if len(r['added']) > 12 else ''}")
+            bits.append(f"added {len(r['added'])}: {_keys(r['added'], narrowed, r['table'])}")
         if r["removed"]:
-            bits.append(f"removed {len(r['removed'])}: {', '.join(r['removed'][:12])}"
-                        f"{' …' if len(r['removed']) > 12 else ''}")
-        if r.get("changed"):
-            bits.append(f"re-weighted {len(r['changed'])}: {'; '.join(r['changed'][:8])}")
+            bits.append(f"removed {len(r['removed'])}: {_keys(r['removed'], narrowed, r['table'])}")
+        if r["changed"]:
+            fields: dict[str, int] = {}
+            for c in r["changed"]:
+                for name in dict.fromkeys(f["field"].split(".")[0] for f in c["fields"]):
+                    fields[name] = fields.get(name, 0) + 1
+            tally = ", ".join(f"{name} {n}" for name, n in sorted(fields.items(), key=lambda kv: (-kv[1], kv[0])))
+            keys = "" if narrowed else ": " + _keys([c["key"] for c in r["changed"]], False, r["table"])
+            bits.append(f"changed {len(r['changed'])}{keys} (fields: {tally})")
+        if not (r["added"] or r["removed"] or r["changed"]):
+            bits.append("no differences")
         lines.append(f"{r['table']}: " + "; ".join(bits))
     return lines
+
+
+def _changed_rows(d: YearDiff) -> list[tuple[str, str, str, str]]:
+    """Under `--only`: (row path, field, old, new) for every changed field of every changed row."""
+    if d.narrowed is None:
+        return []
+    return [(row_path(r["table"], c["key"]), f["field"], value_text(f["old"]), value_text(f["new"]))
+            for r in d.reference for c in r["changed"] for f in c["fields"]]
 
 
 def to_markdown(d: YearDiff) -> str:
@@ -60,6 +87,10 @@ def to_markdown(d: YearDiff) -> str:
         out.append("")
     if d.reference:
         out += ["## Reference data", ""] + [f"- {line}" for line in _reference_lines(d)] + [""]
+        rows = _changed_rows(d)
+        if rows:
+            out += ["### Changed rows", "", f"| row | field | {d.old_label} | {d.new_label} |", "|---|---|---|---|"]
+            out += [f"| `{r}` | {f} | {o} | {n} |" for r, f, o, n in rows] + [""]
     return "\n".join(out)
 
 
@@ -89,6 +120,14 @@ def print_table(d: YearDiff, console: Any) -> None:
         console.print("[bold]Reference data[/bold]")
         for line in _reference_lines(d):
             console.print(f"  {line}", markup=False)
+        rows = _changed_rows(d)
+        if rows:
+            table = Table(title=f"reference rows changed: {d.old_label} → {d.new_label}", title_justify="left")
+            for col in ("row", "field", d.old_label, d.new_label):
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
 
 
 PAGE_STYLE = """
@@ -127,4 +166,11 @@ def to_html(d: YearDiff) -> str:
     if d.reference:
         parts.append("<h2>Reference data</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in _reference_lines(d))
                      + "</ul>")
+        rows = _changed_rows(d)
+        if rows:
+            parts.append(f"<h3>Changed rows</h3><table><tr><th>row</th><th>field</th>"
+                         f"<th>{e(d.old_label)}</th><th>{e(d.new_label)}</th></tr>"
+                         + "".join(f"<tr><td><code>{e(r)}</code></td><td>{e(f)}</td>"
+                                   f"<td class=\"removed\">{e(o)}</td><td class=\"added\">{e(n)}</td></tr>"
+                                   for r, f, o, n in rows) + "</table>")
     return page(f"Rules {d.old_label} → {d.new_label}", "\n".join(parts))

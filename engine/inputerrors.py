@@ -19,6 +19,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from mips_rules.engine.bounds import bounded_decimal, bounded_int
 from mips_rules.dsl.errors import Diagnostic, InputError, Location, did_you_mean
 
 Loc = tuple[str | int, ...]
@@ -325,6 +326,20 @@ class _JsonProblem(ValueError):
     """A JSON text that parses but must be refused (NaN, duplicate keys)."""
 
 
+def _json_number(text: str) -> Decimal:
+    try:
+        return bounded_decimal(text)
+    except ValueError as exc:
+        raise _JsonProblem(str(exc)) from None
+
+
+def _json_int(text: str) -> int:
+    try:
+        return bounded_int(text)
+    except ValueError as exc:
+        raise _JsonProblem(str(exc)) from None
+
+
 def _reject_constant(name: str) -> Any:
     raise _JsonProblem(f"{name} is not a number a submission may contain")
 
@@ -346,10 +361,13 @@ def parse_json_text(text: str, source: str) -> Any:
     try:
         return json.loads(
             text,
-            parse_float=Decimal,
+            parse_float=_json_number,
+            parse_int=_json_int,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicate_keys,
         )
+    except RecursionError:
+        raise InputError(Diagnostic(f"{source}: the JSON is nested too deeply")) from None
     except json.JSONDecodeError as exc:
         loc = Location(source, exc.lineno, exc.colno)
         raise InputError(

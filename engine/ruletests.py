@@ -12,10 +12,16 @@
         tolerance: 0.005                                   # optional, for numbers
 
 A case may instead expect `error: "text the error must contain"`.
+
+A file in `<year folder>/tests/` runs against that folder — its data and rules, wherever the
+folder is (`rules/2024`, a `rulesctl new-year` copy, a draft `./draft/2025`) — and a case whose
+inputs name another year (the submission's `performanceYear`, the context's `performance_year`,
+the case's `year`) fails with both years named. Cases that give no year take the folder's.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -128,30 +134,80 @@ _YEARS: dict[tuple[Any, Any], Any] = {}
 
 
 def _year(year: Any, rules: Path | None) -> Any:
-    """Each year compiles once per run, however many cases use it."""
+    """Each year compiles once per run, however many cases use it (a folder that fails to load, too)."""
     from mips_rules.engine.year import load_year
 
-    key = (year, str(rules))
+    key: tuple[Any, ...] = (year, str(rules))
+    if year is None and rules is not None and Path(rules).is_dir():
+        # A folder given by path: recompile when one of its files changed (drafts are edited between runs).
+        key += tuple(sorted((p.name, p.stat().st_mtime_ns) for p in Path(rules).iterdir() if p.is_file()))
     if key not in _YEARS:
-        _YEARS[key] = load_year(year, rules, reference=False)
-    return _YEARS[key]
+        try:
+            _YEARS[key] = load_year(year, rules)
+        except RulesError as exc:
+            _YEARS[key] = exc
+    loaded = _YEARS[key]
+    if isinstance(loaded, RulesError):
+        raise loaded
+    return loaded
+
+
+def year_folder_of(file: Path) -> Path | None:
+    """The year folder a test file belongs to: `<year folder>/tests/<file>.yaml`, else None."""
+    from mips_rules.engine.year import is_year_folder
+
+    tests = Path(os.path.abspath(file)).parent
+    if tests.name == "tests" and is_year_folder(tests.parent):
+        return tests.parent
+    return None
+
+
+def _year_mismatches(case: Case, sub: Any, ctx: Any, folder_year: int) -> list[str]:
+    """Each input that names a year other than the folder's."""
+    given = [("the case's `year`", case.year),
+             ("the submission's performanceYear", getattr(sub, "performanceYear", None)),
+             ("the context's performance_year", getattr(ctx, "performance_year", None))]
+    return [f"{what} is {int(value)}" for what, value in given if value is not None and int(value) != folder_year]
 
 
 def run_case(case: Case, file: Path, rules: Path | None = None) -> CaseResult:
+    """Score one case. A file in `<year folder>/tests/` always runs against that folder (its data and
+    rules, wherever the folder is); any year its inputs give must be that folder's. A file elsewhere
+    runs against the year its inputs give, looked up under `rules`."""
     from mips_rules.engine.context import Context, load_context, parse_context, resolve_performance_year
     from mips_rules.engine.scoring import score
     from mips_rules.engine.submission import load_submission, parse_submission
 
     result = CaseResult(str(file), case.name)
+    folder = year_folder_of(file)
+    loaded = None
+    if folder is not None:
+        try:
+            loaded = _year(None, folder)
+        except RulesError as exc:
+            result.error = f"the rules of {folder} do not load, so the case cannot run:\n{exc.render()}"
+            return result
     try:
         sub = _input(case.submission, file.parent, load_submission, parse_submission)
         ctx = _input(case.context, file.parent, load_context, parse_context) or Context()
-        year = case.year
-        if sub is not None:
-            year = resolve_performance_year(sub, ctx, requested=year)
-        elif year is None:
-            year = ctx.performance_year
-        report = score(_year(year, rules), sub, ctx).report
+        if loaded is not None:
+            mismatches = _year_mismatches(case, sub, ctx, loaded.performance_year)
+            if mismatches:
+                result.error = (f"case \"{case.name}\": {'; '.join(mismatches)}, but the case is in "
+                                f"{folder}, whose program.performance_year is {loaded.performance_year}: a rule test "
+                                f"runs against the year folder it is in; give it year {loaded.performance_year} "
+                                "(or none) or move it to the other year's tests/")
+                return result
+            if sub is not None:
+                resolve_performance_year(sub, ctx, requested=loaded.performance_year)
+        else:
+            year = case.year
+            if sub is not None:
+                year = resolve_performance_year(sub, ctx, requested=year)
+            elif year is None:
+                year = ctx.performance_year
+            loaded = _year(year, rules)
+        report = score(loaded, sub, ctx).report
     except RulesError as exc:
         if case.error is not None:
             result.checks.append(Check("error", case.error, exc.render(), case.error in exc.render()))

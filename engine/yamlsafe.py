@@ -29,6 +29,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, StreamEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location
+from mips_rules.engine.bounds import MAX_DIGITS, NumberTooLarge, bounded_decimal
 
 __all__ = ["LocatedDoc", "load_yaml", "load_yaml_text"]
 
@@ -383,6 +384,8 @@ class _Converter:
         raw = text.replace("_", "")
         sign = -1 if raw.startswith("-") else 1
         digits = raw[1:] if raw[:1] in "+-" else raw
+        if len(digits) > MAX_DIGITS:
+            raise _NodeError(f"the number `{text[:20]}…` has more than {MAX_DIGITS} digits", node.start_mark)
         for prefix, base in (("0b", 2), ("0x", 16)):
             if digits.startswith(prefix):
                 try:
@@ -417,12 +420,11 @@ class _Converter:
                 hint=f'quote it if it is text: "{text}"',
             )
         try:
-            value = Decimal(text.replace("_", ""))
-        except InvalidOperation:
+            return bounded_decimal(text.replace("_", ""))
+        except NumberTooLarge as exc:
+            raise _NodeError(str(exc), node.start_mark) from None
+        except ValueError:
             raise _NodeError(f"`{text}` is not a valid number", node.start_mark) from None
-        if not value.is_finite():
-            raise _NodeError(f"`{text}` is not a finite number", node.start_mark)
-        return value
 
 
 def _short_tag(tag: str) -> str:

@@ -17,7 +17,8 @@ from mips_rules.dsl.parser import parse_file
 from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.inputshapes import input_shapes
 from mips_rules.engine import yearcache
-from mips_rules.engine.yeardata import YearData, load_data_dir
+from mips_rules.engine.newyear import review_warnings
+from mips_rules.engine.yeardata import YearData, load_data_dir, regular_files
 
 RULE_SUFFIX = ".rules"
 
@@ -87,7 +88,8 @@ def fingerprint(folder: Path) -> str:
     so that the same fingerprint and the same submission give the same report on any machine.
     The folder's own rule tests (tests/) do not change a score and are left out."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX) and p.is_file()):
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX)
+                       and p.is_file() and not p.is_symlink()):
         content = path.read_bytes()
         digest.update(f"{path.name}\0{len(content)}\0".encode())
         digest.update(content)
@@ -133,7 +135,11 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         problems.extend(exc.diagnostics)
         kinds.add(type(exc))
     definitions: list[ast.Definition] = []
-    rule_files = sorted(folder.glob(f"*{RULE_SUFFIX}"))
+    linked: list[Diagnostic] = []
+    rule_files = regular_files(folder, (RULE_SUFFIX,), linked)
+    if linked:
+        problems.extend(linked)
+        kinds.add(DataError)
     for path in rule_files:
         try:
             definitions.extend(parse_file(path))
@@ -180,4 +186,6 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
         raise RuleCheckError(Diagnostic(f"asked for {year}, but {folder} holds the rules of {int(py)}",
                                         declared.location))
     compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
+    # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
+    warnings = [*warnings, *review_warnings(folder, data, by_name)]
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_)

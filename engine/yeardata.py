@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, did_you_mean
 from mips_rules.dsl.values import Table, format_key, to_value
+from mips_rules.engine.bounds import bounded_decimal
 from mips_rules.engine.yamlsafe import LocatedDoc, load_yaml
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -152,14 +153,32 @@ def load_json_doc(path: Path) -> LocatedDoc:
     if len(raw) > MAX_JSON_BYTES:
         raise DataError(Diagnostic(f"file is too large (more than {MAX_JSON_BYTES} bytes)", Location(name, 1, 1)))
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=Decimal)
+        doc = json.loads(raw.decode("utf-8"), parse_float=bounded_decimal, parse_int=bounded_decimal)
     except UnicodeDecodeError as exc:
         raise DataError(Diagnostic(f"not UTF-8 text: {exc.reason}", Location(name, 1, 1))) from None
     except json.JSONDecodeError as exc:
         raise DataError(Diagnostic(f"not valid JSON: {exc.msg}", Location(name, exc.lineno, exc.colno))) from None
     except RecursionError:
         raise DataError(Diagnostic("JSON nested too deeply", Location(name, 1, 1))) from None
+    except ValueError as exc:  # a number beyond the bounds
+        raise DataError(Diagnostic(str(exc), Location(name, 1, 1))) from None
     return LocatedDoc(doc, name, {})
+
+
+def regular_files(folder: Path, suffixes: tuple[str, ...], problems: list[Diagnostic]) -> list[Path]:
+    """A year folder's files with these suffixes; a link, a FIFO or a device there is a problem, never
+    followed or read (a rules folder must not reach outside itself, nor hang on a pipe)."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in suffixes:
+            continue
+        if path.is_symlink() or not path.is_file():
+            kind = "a symbolic link" if path.is_symlink() else "not a regular file"
+            # No location: rendering one would read the link's target or block on the pipe.
+            problems.append(Diagnostic(f"{path}: {kind}; a year folder holds regular files only"))
+            continue
+        out.append(path)
+    return out
 
 
 def load_data_dir(folder: Path) -> YearData:
@@ -167,7 +186,7 @@ def load_data_dir(folder: Path) -> YearData:
     data = YearData()
     problems: list[Diagnostic] = []
     pending_same_as: list[tuple[str, str, TableItem, LocatedDoc]] = []
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")]):
+    for path in regular_files(folder, (".yaml", ".json"), problems):
         ns = path.stem
         if not _IDENT.match(ns):
             problems.append(Diagnostic(f"data file name `{path.name}` must be a plain name (letters, digits, _)",

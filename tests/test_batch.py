@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from mips_rules.engine.batch import read_results
 from mips_rules.engine.cli import app
 
+from conftest import RULES
+
 runner = CliRunner()
 
 
@@ -71,8 +73,10 @@ def test_csv_output(population, tmp_path):
     runner.invoke(app, ["batch", str(population), "--year", "2024", "-o", str(out), "--format", "csv",
                         "--workers", "1"])
     header, first = out.read_text().splitlines()[:2]
-    assert header.startswith("id,line,performance_year,final_score,quality_score")
-    assert first.startswith("S2024-0000000,,2024,")
+    assert header.startswith("id,line,performance_year,rules_fingerprint,final_score,quality_score")
+    from mips_rules.engine.year import fingerprint
+
+    assert first.startswith(f"S2024-0000000,,2024,{fingerprint(RULES / '2024')},")
 
 
 def test_dask_matches_local(population, tmp_path):
