@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mips_rules.dsl.errors import Diagnostic, RulesError, did_you_mean
 from mips_rules.engine.diff import value_text
 from mips_rules.engine.year import Year
 
 
+def origin(year: Year, file: str | None) -> str:
+    """Which year folder an effective value or definition comes from (a year may extend another)."""
+    if not file:
+        return f"from {year.folder.name}"
+    folder = Path(file).parent
+    if folder.resolve() == year.folder.resolve():
+        return f"from {year.folder.name} (set in this year)"
+    return f"inherited from {folder.name} ({folder})"
+
+
 def _item_text(year: Year, ns: str, name: str) -> str:
     it = year.data.items[ns][name]
-    lines = [f"{it.path}  ({it.location})"]
+    lines = [f"{it.path}  ({it.location})", f"  {origin(year, it.location.file)}"]
     if it.kind == "value":
         lines.append(f"  value: {value_text(it.value)}" + (f" {it.unit}" if it.unit else ""))
     else:
@@ -33,7 +45,8 @@ def _item_text(year: Year, ns: str, name: str) -> str:
 
 def _rule_text(year: Year, name: str) -> str:
     d = year.definitions[name]
-    lines = [f"rule {name}  ({d.loc})", *("  " + line for line in d.text.splitlines()),
+    lines = [f"rule {name}  ({d.loc})", f"  {origin(year, d.loc.file if d.loc else None)}",
+             *("  " + line for line in d.text.splitlines()),
              f"  source: {d.source}"]
     if "unconfirmed" in d.annotations:
         lines.append("  confirmed: NO (unconfirmed)")

@@ -18,6 +18,7 @@ from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.inputshapes import input_shapes
 from mips_rules.engine import yearcache
 from mips_rules.engine.newyear import review_warnings
+from mips_rules.engine.yearlayers import chain
 from mips_rules.engine.yeardata import YearData, load_data_dir, regular_files
 
 RULE_SUFFIX = ".rules"
@@ -84,15 +85,21 @@ def _carried_over_warnings(data: YearData) -> list[Diagnostic]:
 
 
 def fingerprint(folder: Path) -> str:
-    """What scored a report: a sha256 of the year folder's data and rule files (names and bytes),
-    so that the same fingerprint and the same submission give the same report on any machine.
-    The folder's own rule tests (tests/) do not change a score and are left out."""
+    """What scored a report: a sha256 of the year folder's data and rule files (names and bytes) and
+    of every year it extends, so that the same fingerprint and the same submission give the same
+    report on any machine. The folders' own rule tests (tests/) do not change a score and are left out."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX)
-                       and p.is_file() and not p.is_symlink()):
-        content = path.read_bytes()
-        digest.update(f"{path.name}\0{len(content)}\0".encode())
-        digest.update(content)
+    try:
+        layers = [layer.folder for layer in chain(folder, default_rules_root())]
+    except RulesError:
+        layers = [folder]  # loading reports the problem
+    for depth, layer in enumerate(layers):
+        digest.update(f"layer {depth}\0".encode())
+        for path in sorted(p for p in layer.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX)
+                           and p.is_file() and not p.is_symlink()):
+            content = path.read_bytes()
+            digest.update(f"{path.name}\0{len(content)}\0".encode())
+            digest.update(content)
     return "sha256:" + digest.hexdigest()
 
 
@@ -128,24 +135,56 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         return _finish(year, folder, data, by_name, input_shapes(), warnings, started, print_)
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
-    data = YearData()
+    data: YearData | None = None
+    by_layer: dict[str, ast.Definition] = {}
+    rule_files: list[Path] = []
+    layer_warnings: list[Diagnostic] = []
     try:
-        data = load_data_dir(folder)
+        layers = chain(folder, default_rules_root())
     except DataError as exc:
-        problems.extend(exc.diagnostics)
-        kinds.add(type(exc))
-    definitions: list[ast.Definition] = []
-    linked: list[Diagnostic] = []
-    rule_files = regular_files(folder, (RULE_SUFFIX,), linked)
-    if linked:
-        problems.extend(linked)
-        kinds.add(DataError)
-    for path in rule_files:
+        raise DataError(exc.diagnostics) from None
+    for layer in layers:
         try:
-            definitions.extend(parse_file(path))
-        except RulesError as exc:
+            data = load_data_dir(layer.folder, data)
+        except DataError as exc:
             problems.extend(exc.diagnostics)
             kinds.add(type(exc))
+            data = data or YearData()
+        linked: list[Diagnostic] = []
+        files = regular_files(layer.folder, (RULE_SUFFIX,), linked)
+        if linked:
+            problems.extend(linked)
+            kinds.add(DataError)
+        rule_files += files
+        here: dict[str, ast.Definition] = {}
+        for path in files:
+            try:
+                parsed = parse_file(path)
+            except RulesError as exc:
+                problems.extend(exc.diagnostics)
+                kinds.add(type(exc))
+                continue
+            for d in parsed:
+                if d.name in here:
+                    problems.append(Diagnostic(f"`{d.name}` is defined twice", d.loc,
+                                               f"first defined at {here[d.name].loc}"))
+                    kinds.add(RuleCheckError)
+                here[d.name] = d
+        for name in layer.removed_definitions:
+            if name not in by_layer:
+                problems.append(Diagnostic(f"`removed_definitions` names `{name}`, which the year it extends "
+                                           "does not define", layer.location))
+                kinds.add(RuleCheckError)
+            by_layer.pop(name, None)
+        for name, d in here.items():
+            old = by_layer.get(name)
+            if old is not None and old.text == d.text and old.source == d.source:
+                layer_warnings.append(Diagnostic(f"`{name}` repeats the definition it overrides "
+                                                 f"({old.loc})", d.loc, hint="remove it: the inherited one applies",
+                                                 severity="warning"))
+            by_layer[name] = d
+    data = data or YearData()
+    definitions = list(by_layer.values())
     if problems:
         # One kind of problem raises its own class (DataError, RuleSyntaxError); a mix, the common base.
         raise (kinds.pop() if len(kinds) == 1 else RulesError)(problems)
@@ -167,7 +206,7 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             problems.append(Diagnostic(f"the year has no data item `{ns}.{item}`", Location(str(folder / f"{ns}.yaml"), 1, 1)))
     if problems:
         raise RuleCheckError(problems)
-    warnings = _carried_over_warnings(data)
+    warnings = [*data.warnings, *layer_warnings, *_carried_over_warnings(data)]
     loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_)
     if shapes is input_shapes():
         yearcache.write(folder, print_, (data, by_name, warnings))

@@ -116,6 +116,7 @@ class Item:
     location: Location
     imported_from: str | None = None
     complete: bool = False
+    spec: Any = None  # a table's TableItem (its covers / row_total checks apply to changed rows too)
 
     @property
     def path(self) -> str:
@@ -128,6 +129,8 @@ class YearData:
 
     items: dict[str, dict[str, Item]] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    """Overrides that repeat what they override (a year that extends another)."""
     """Per data file written by `rulesctl data import`: where its CMS data came from."""
 
     def namespaces(self) -> dict[str, dict[str, Any]]:
@@ -181,21 +184,40 @@ def regular_files(folder: Path, suffixes: tuple[str, ...], problems: list[Diagno
     return out
 
 
-def load_data_dir(folder: Path) -> YearData:
-    """Load every `*.yaml` (and imported `*.json`) data file of a year folder; collects all problems before raising."""
+MANIFEST = "year.yaml"
+"""A year folder's manifest (`extends: 2023` …), not a data file."""
+
+_OVERRIDE_KEYS = {"changed_rows", "removed_rows", "removed", "source", "note", "confirmed", "carried_over"}
+
+
+def load_data_dir(folder: Path, base: YearData | None = None) -> YearData:
+    """Load every `*.yaml` (and imported `*.json`) data file of a year folder; collects all problems before raising.
+
+    With `base` (the year this one extends), the folder holds only what changes: an item replaces
+    the inherited item of the same path, `changed_rows` / `removed_rows` change an inherited table
+    by key, `removed: true` removes an inherited item; everything else is inherited as it is."""
     data = YearData()
+    overridden: dict[str, Item] = {}
+    if base is not None:
+        data.items = {ns: dict(items) for ns, items in base.items.items()}
+        data.provenance = dict(base.provenance)
+        data.warnings = []
     problems: list[Diagnostic] = []
+    seen_ns: set[str] = set()
     pending_same_as: list[tuple[str, str, TableItem, LocatedDoc]] = []
     for path in regular_files(folder, (".yaml", ".json"), problems):
+        if path.name == MANIFEST:
+            continue
         ns = path.stem
         if not _IDENT.match(ns):
             problems.append(Diagnostic(f"data file name `{path.name}` must be a plain name (letters, digits, _)",
                                        Location(str(path), 1, 1)))
             continue
-        if ns in data.items:
+        if ns in seen_ns:
             problems.append(Diagnostic(f"two data files for `{ns}`: keep one of {ns}.yaml and {ns}.json",
                                        Location(str(path), 1, 1)))
             continue
+        seen_ns.add(ns)
         try:
             doc = load_yaml(path) if path.suffix == ".yaml" else load_json_doc(path)
         except DataError as exc:
@@ -205,17 +227,23 @@ def load_data_dir(folder: Path) -> YearData:
             data.provenance[ns] = doc.data["provenance"]
             doc.data = {k: v for k, v in doc.data.items() if k != "provenance"}
         if doc.data is None:
-            data.items[ns] = {}
+            data.items.setdefault(ns, {})
             continue
         if not isinstance(doc.data, dict):
             problems.append(Diagnostic("a data file must map item names to items", doc.where(())))
             continue
-        data.items[ns] = {}
+        data.items.setdefault(ns, {})
         for name, raw in doc.data.items():
             loc = doc.where((name,))
             if not _IDENT.match(str(name)):
                 problems.append(Diagnostic(f"item name `{name}` must be a plain name (letters, digits, _)", loc))
                 continue
+            inherited = data.items[ns].get(str(name)) if base is not None else None
+            if isinstance(raw, dict) and set(raw) & {"changed_rows", "removed_rows", "removed"}:
+                _override(data, ns, str(name), raw, inherited, doc, problems)
+                continue
+            if inherited is not None:
+                overridden[f"{ns}.{name}"] = inherited
             item = _load_item(ns, str(name), raw, doc, problems)
             if item is None:
                 continue
@@ -223,8 +251,8 @@ def load_data_dir(folder: Path) -> YearData:
                 pending_same_as.append((ns, str(name), item, doc))
             else:
                 data.items[ns][str(name)] = item
-    # Tables next: those built `same_as` another need the other first.
-    done: dict[str, Table] = {}
+    # Tables next: those built `same_as` another need the other first (inherited tables count).
+    done: dict[str, Table] = {it.path: it.value for it in data.all_items() if it.kind == "table"}
     for ns, name, spec, doc in sorted(pending_same_as, key=lambda p: p[2].same_as is not None):
         built = _build_table(ns, name, spec, doc, data, done, problems)
         if built is not None:
@@ -232,7 +260,101 @@ def load_data_dir(folder: Path) -> YearData:
             done[f"{ns}.{name}"] = built.value
     if problems:
         raise DataError(problems)
+    for path_, old in overridden.items():
+        ns, _, name = path_.partition(".")
+        new = data.items[ns].get(name)
+        if new is not None and _same_item(old, new):
+            data.warnings.append(Diagnostic(f"`{path_}` repeats what it overrides (value and source as inherited "
+                                            f"from {old.location.file})", new.location,
+                                            hint="remove it: the inherited item applies", severity="warning"))
     return data
+
+
+def _same_item(a: Item, b: Item) -> bool:
+    return (a.kind == b.kind and a.raw == b.raw and a.source == b.source and a.confirmed == b.confirmed
+            and a.note == b.note and a.unit == b.unit)
+
+
+def _override(data: YearData, ns: str, name: str, raw: dict[str, Any], inherited: Item | None, doc: LocatedDoc,
+              problems: list[Diagnostic]) -> None:
+    """`removed: true`, or `changed_rows` / `removed_rows` of an inherited table."""
+    loc = doc.where((name,))
+    path = f"{ns}.{name}"
+    bad = [k for k in raw if k not in _OVERRIDE_KEYS]
+    for k in bad:
+        guess = did_you_mean(str(k), _OVERRIDE_KEYS)
+        problems.append(Diagnostic(f"unknown key `{k}` in `{path}` (a change to an inherited item)",
+                                   doc.where((name, k)), f"did you mean `{guess}`?" if guess else
+                                   f"allowed keys: {', '.join(sorted(_OVERRIDE_KEYS))}"))
+    if bad:
+        return
+    if inherited is None:
+        known = [it.path for it in data.all_items()]
+        guess = did_you_mean(path, known)
+        problems.append(Diagnostic(f"`{path}` changes or removes an item the year it extends does not have", loc,
+                                   f"did you mean `{guess}`?" if guess else None))
+        return
+    if raw.get("removed") is True:
+        if set(raw) - {"removed", "source", "note"}:
+            problems.append(Diagnostic(f"`{path}`: `removed: true` takes no other changes", loc))
+            return
+        del data.items[ns][name]
+        return
+    if inherited.kind != "table":
+        problems.append(Diagnostic(f"`{path}` is a value; give its new `value` instead of row changes", loc))
+        return
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        problems.append(Diagnostic(f"`{path}` needs a `source` for its changed rows", loc))
+        return
+    table: Table = inherited.value
+    key_fields = (table.key_field,) if isinstance(table.key_field, str) else table.key_field
+    rows = dict(table.rows)
+    raw_rows = [dict(r) for r in (inherited.raw or [])]
+    raw_index = {table.row_key(r): j for j, r in enumerate(raw_rows)}
+    before = len(problems)
+    for i, key in enumerate(raw.get("removed_rows") or []):
+        k = table.row_key({f: v for f, v in zip(key_fields, key if len(key_fields) > 1 else [key])}) \
+            if not isinstance(key, dict) else table.row_key(key)
+        if k not in rows:
+            problems.append(Diagnostic(f"`{path}` removes a row {format_key(k)} it does not have",
+                                       doc.where((name, "removed_rows", i))))
+            continue
+        del rows[k]
+        if k in raw_index:
+            raw_rows[raw_index.pop(k)] = None  # type: ignore[call-overload]
+    changed = raw.get("changed_rows") or []
+    if not isinstance(changed, list):
+        problems.append(Diagnostic(f"`{path}.changed_rows` must be a list of rows", loc))
+        return
+    reference = [r for r in raw_rows if r is not None][:1]
+    for i, row in enumerate(changed):
+        rloc = doc.where((name, "changed_rows", i))
+        if not isinstance(row, dict) or any(f not in row for f in key_fields):
+            problems.append(Diagnostic(f"row {i + 1} of `{path}.changed_rows` needs its key "
+                                       f"({', '.join(key_fields)})", rloc))
+            continue
+        k = table.row_key(row)
+        value_row = to_value(row)
+        if isinstance(table.key_field, str):
+            value_row[table.key_field] = k
+        rows[k] = value_row
+        if k in raw_index:
+            raw_rows[raw_index[k]] = row
+        else:
+            raw_index[k] = len(raw_rows)
+            raw_rows.append(row)
+    _check_row_shapes(path, [*reference, *changed], "changed_rows", name, doc, problems) if reference else None
+    spec = inherited.spec
+    if spec is not None and spec.covers is not None:
+        _check_covers(path, spec.covers, rows, loc, problems)
+    if spec is not None and spec.row_total is not None:
+        _check_totals(path, spec.row_total, rows, loc, problems)
+    if len(problems) > before:
+        return
+    data.items[ns][name] = Item(ns, name, "table", Table(path, table.key_field, rows, raw["source"]),
+                                [r for r in raw_rows if r is not None], raw["source"],
+                                bool(raw.get("confirmed", True)), None, raw.get("note", inherited.note),
+                                bool(raw.get("carried_over", False)), loc, complete=inherited.complete, spec=spec)
 
 
 def _load_item(ns: str, name: str, raw: Any, doc: LocatedDoc, problems: list[Diagnostic]) -> Item | TableItem | None:
@@ -344,7 +466,7 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
         return None
     table = Table(path, key_field, rows, spec.source)
     return Item(ns, name, "table", table, raw_rows, spec.source, spec.confirmed, None, spec.note,
-                spec.carried_over, loc, complete=spec.complete)
+                spec.carried_over, loc, complete=spec.complete, spec=spec)
 
 
 def _close_hint(row: dict[str, Any], wanted: str) -> str | None:

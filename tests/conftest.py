@@ -34,13 +34,24 @@ def year_2024():
     return load_year(2024, RULES)
 
 
+def copy_whole(folder: Path, target: Path) -> Path:
+    """A complete copy of a year: a year that extends another is written out whole (flatten_year),
+    so that tests can edit any of its files."""
+    from mips_rules.engine.yearflatten import flatten_year
+
+    if (folder / "year.yaml").exists():
+        return flatten_year(folder, target)
+    shutil.copytree(folder, target)
+    return target
+
+
 @pytest.fixture
 def year_copy(tmp_path: Path) -> Callable[..., Path]:
     """Copy a year folder and apply text edits: {file: [(old, new), …]} or {file: full text}."""
 
     def make(year: int = 2024, edits: dict[str, list[tuple[str, str]] | str] | None = None) -> Path:
         target = tmp_path / "rules" / str(year)
-        shutil.copytree(RULES / str(year), target)
+        copy_whole(RULES / str(year), target)
         for name, change in (edits or {}).items():
             path = target / name
             if isinstance(change, str):

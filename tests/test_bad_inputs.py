@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from mips_rules.dsl.errors import DataError, InputError, RuleCheckError, RuleSyntaxError, RulesError
 from mips_rules.engine.cli import app
 
-from conftest import EXAMPLES, RULES
+from conftest import EXAMPLES, RULES, copy_whole
 
 runner = CliRunner()
 BASE = (EXAMPLES / "2024-full.json").read_text()
@@ -107,7 +107,7 @@ def test_bad_rule_files(tmp_path, case, file, edit, error, fragment):
     from mips_rules.engine.year import load_year
 
     folder = tmp_path / "2024"
-    shutil.copytree(RULES / "2024", folder)
+    copy_whole(RULES / "2024", folder)
     _apply(folder, file, edit)
     with pytest.raises(error) as err:
         load_year(None, folder)
