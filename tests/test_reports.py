@@ -20,6 +20,8 @@ CASES = [
     ("2024-group-quality.json", "2024-group-context.yaml"),
     ("2023-full.json", "2023-full-context.yaml"),
     ("2024-full.json", "2024-full-context.yaml"),
+    ("2025-full.json", "2025-full-context.yaml"),
+    ("2026-full.json", "2026-full-context.yaml"),
 ]
 
 
@@ -40,3 +42,19 @@ def test_json_numbers_are_exact_json():
     text = to_json({"a": Decimal("82.35"), "b": Decimal("30"), "c": None, "d": [Decimal("0.10")], "e": "x"})
     assert json.loads(text, parse_float=Decimal) == {"a": Decimal("82.35"), "b": 30, "c": None,
                                                      "d": [Decimal("0.1")], "e": "x"}
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_later_full_examples(year):
+    """2025 and 2026: two activities are the whole IA category (40 of 40, no weights); the complete PI
+    set earns 9 + 10 + 30 + 19 + 25 = 93; the final score is 30/30/15/25 of the category scores."""
+    from decimal import ROUND_HALF_UP, Decimal as D
+
+    loaded = load_year(year, RULES)
+    report = score(loaded, load_submission(EXAMPLES / f"{year}-full.json"),
+                   load_context(EXAMPLES / f"{year}-full-context.yaml")).report
+    cats = report["categories"]
+    assert cats["ia"]["score"] == 100 and cats["pi"]["score"] == 93
+    assert report["payment_adjustment"]["payment_year"] == year + 2
+    total = cats["quality"]["score"] * D("0.3") + cats["cost"]["score"] * D("0.3") + D(15) + D("23.25")
+    assert report["final_score"] == total.quantize(D("0.01"), rounding=ROUND_HALF_UP)
