@@ -186,6 +186,8 @@ def regular_files(folder: Path, suffixes: tuple[str, ...], problems: list[Diagno
 
 MANIFEST = "year.yaml"
 """A year folder's manifest (`extends: 2023` …), not a data file."""
+DECLARATIONS = {MANIFEST, "context.yaml", "report.yaml"}
+"""Files that declare the year (its manifest, its scoring context, its report): not data files."""
 
 _OVERRIDE_KEYS = {"changed_rows", "removed_rows", "removed", "source", "note", "confirmed", "carried_over"}
 
@@ -206,7 +208,7 @@ def load_data_dir(folder: Path, base: YearData | None = None) -> YearData:
     seen_ns: set[str] = set()
     pending_same_as: list[tuple[str, str, TableItem, LocatedDoc]] = []
     for path in regular_files(folder, (".yaml", ".json"), problems):
-        if path.name == MANIFEST:
+        if path.name in DECLARATIONS:
             continue
         ns = path.stem
         if not _IDENT.match(ns):
