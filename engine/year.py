@@ -15,7 +15,9 @@ from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
 from mips_rules.dsl.parser import parse_file
 from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
-from mips_rules.engine.inputshapes import input_shapes
+from mips_rules.engine.contextschema import load_schema
+from mips_rules.engine.inputshapes import input_shapes, shape_of_model
+from mips_rules.engine.yamlsafe import load_yaml
 from mips_rules.engine import yearcache
 from mips_rules.engine.newyear import review_warnings
 from mips_rules.engine.yearlayers import chain
@@ -115,6 +117,8 @@ class Year:
     warnings: list[Diagnostic] = field(default_factory=list)
     load_seconds: float = 0.0
     fingerprint: str = ""
+    context_schema: Any = None
+    """The scoring context the year declares (`context.yaml`, a ContextSchema), or None."""
 
     def namespaces(self) -> dict[str, Any]:
         return self.data.namespaces()
@@ -129,10 +133,12 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
     print_ = fingerprint(folder)
-    cached = yearcache.read(folder, print_) if shapes is None else None
+    custom_shapes = shapes is not None
+    cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
-        data, by_name, warnings = cached
-        return _finish(year, folder, data, by_name, input_shapes(), warnings, started, print_)
+        data, by_name, warnings, declaration = cached
+        schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
+        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema)
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data: YearData | None = None
@@ -185,11 +191,19 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             by_layer[name] = d
     data = data or YearData()
     definitions = list(by_layer.values())
+    declaration, schema = None, None
+    try:
+        declaration = _context_declaration(layers)
+        if declaration is not None and data.items:
+            schema = load_schema(declaration, data.namespaces())
+    except DataError as exc:
+        problems.extend(exc.diagnostics)
+        kinds.add(DataError)
     if problems:
         # One kind of problem raises its own class (DataError, RuleSyntaxError); a mix, the common base.
         raise (kinds.pop() if len(kinds) == 1 else RulesError)(problems)
     namespaces = data.namespaces()
-    shapes = input_shapes() if shapes is None else shapes
+    shapes = _shapes(schema) if shapes is None else shapes
     result = check(definitions, namespaces, shapes)
     problems.extend(result.diagnostics)
     by_name = {d.name: d for d in definitions}
@@ -207,14 +221,43 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     if problems:
         raise RuleCheckError(problems)
     warnings = [*data.warnings, *layer_warnings, *_carried_over_warnings(data)]
-    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_)
-    if shapes is input_shapes():
-        yearcache.write(folder, print_, (data, by_name, warnings))
+    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema)
+    if not custom_shapes:
+        yearcache.write(folder, print_, (data, by_name, warnings, declaration))
     return loaded
 
 
+def _shapes(schema: Any) -> Mapping[str, Shape]:
+    """The inputs' shapes for the checker: the year's declared context, else the built-in one."""
+    if schema is None:
+        return input_shapes()
+    return {**input_shapes(), "context": shape_of_model(schema.model)}
+
+
+def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
+    """The year's `context.yaml`, each layer's fields replacing the inherited ones (`removed: true` drops one)."""
+    declaration: dict[str, Any] | None = None
+    for layer in layers:
+        path = layer.folder / "context.yaml"
+        if not path.exists():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
+        doc = load_yaml(path)
+        if not isinstance(doc.data, dict):
+            raise DataError(Diagnostic("context.yaml must map field names to their declarations", doc.where(())))
+        declaration = dict(declaration or {})
+        for name, spec in doc.data.items():
+            if isinstance(spec, dict) and spec.get("removed") is True:
+                declaration.pop(name, None)
+            else:
+                declaration[name] = spec
+    return declaration
+
+
 def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[str, ast.Definition],
-            shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str) -> Year:
+            shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str,
+            schema: Any = None) -> Year:
     """The checks on the declared year, and compiling (also for a year read from the cache)."""
     namespaces = data.namespaces()
     declared = data.items["program"]["performance_year"]
@@ -227,4 +270,4 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
     compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
     # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
     warnings = [*warnings, *review_warnings(folder, data, by_name)]
-    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_)
+    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema)
