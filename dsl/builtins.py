@@ -13,9 +13,9 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 from functools import cmp_to_key
 from typing import Any, Callable
 
-from mips_rules.dsl.values import EvalFailure, Table, equal, require_list, require_number, type_name
-
-MAX_COLLECTION = 1_000_000  # evaluation refuses to build larger lists (untrusted rules)
+from mips_rules.dsl.limits import MAX_COLLECTION, MAX_TEXT, LimitExceeded, check_size, check_text
+from mips_rules.dsl.values import (EvalFailure, Table, _SCALARS, equal, require_list, require_number,
+                                   to_plain_bounded, type_name)
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,20 @@ class Builtin:
     lambda_args: frozenset[int]  # argument positions that must be `x -> …`
     signature: str
     doc: str
+    metered: bool = False  # called as fn(ev, cost, *args): it charges the evaluation's steps (dsl/limits.py)
 
 
 BUILTINS: dict[str, Builtin] = {}
 
 
-def builtin(signature: str, doc: str, *, min_args: int, max_args: int | None, lambdas: tuple[int, ...] = ()):
+def builtin(signature: str, doc: str, *, min_args: int, max_args: int | None, lambdas: tuple[int, ...] = (),
+            metered: bool = False):
+    """Register a built-in. A metered one is called as fn(ev, cost, *args): `ev` is the evaluation (its
+    `charge(n)` spends steps) and `cost` what one run of the call's `x -> …` functions costs (1 + their size)."""
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = signature.split("(")[0]
-        BUILTINS[name] = Builtin(name, fn, min_args, max_args, frozenset(lambdas), signature, doc)
+        BUILTINS[name] = Builtin(name, fn, min_args, max_args, frozenset(lambdas), signature, doc,
+                                 metered or bool(lambdas))
         return fn
     return register
 
@@ -67,8 +72,11 @@ for _name, _mode, _doc in [
 
 
 def _extreme(pick: Callable[..., Any], what: str) -> Callable[..., Any]:
-    def do(*args: Any) -> Any:
+    def do(ev: Any, cost: int, *args: Any) -> Any:
         items = list(require_list(args[0], what)) if len(args) == 1 else list(args)
+        ev.steps -= len(items)
+        if ev.steps < 0:
+            ev.charge(0)
         items = [v for v in items if v is not None]
         if not items:
             return None
@@ -77,9 +85,9 @@ def _extreme(pick: Callable[..., Any], what: str) -> Callable[..., Any]:
 
 
 builtin("min(a, b, …)", "the smallest number (of the arguments, or of one list); none values are skipped",
-        min_args=1, max_args=None)(_extreme(min, "min"))
+        min_args=1, max_args=None, metered=True)(_extreme(min, "min"))
 builtin("max(a, b, …)", "the largest number (of the arguments, or of one list); none values are skipped",
-        min_args=1, max_args=None)(_extreme(max, "max"))
+        min_args=1, max_args=None, metered=True)(_extreme(max, "max"))
 
 
 @builtin("clamp(x, low, high)", "x limited to the range [low, high]", min_args=3, max_args=3)
@@ -94,46 +102,76 @@ def _abs(x: Any) -> Decimal:
 
 @builtin("sum(xs, f = x -> x)", "the sum of a list, or of f applied to each item (0 for an empty list)",
          min_args=1, max_args=2, lambdas=(1,))
-def _sum(xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
+def _sum(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
     total = Decimal(0)
-    for item in require_list(xs, "sum"):
+    items = require_list(xs, "sum")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    for item in items:
         v = f(item) if f else item
         total += require_number(v, "sum")
     return total
 
 
 @builtin("count(xs, f = none)", "how many items (that satisfy f)", min_args=1, max_args=2, lambdas=(1,))
-def _count(xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
+def _count(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
     items = require_list(xs, "count")
     if f is None:
+        ev.steps -= 1
+        if ev.steps < 0:
+            ev.charge(0)
         return Decimal(len(items))  # type: ignore[arg-type]
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
     return Decimal(sum(1 for item in items if _truth(f(item), "count")))
 
 
 @builtin("map(xs, f)", "f applied to each item", min_args=2, max_args=2, lambdas=(1,))
-def _map(xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
-    return tuple(f(item) for item in require_list(xs, "map"))
+def _map(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
+    items = require_list(xs, "map")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    return tuple([f(item) for item in items])
 
 
 @builtin("filter(xs, f)", "the items for which f is true", min_args=2, max_args=2, lambdas=(1,))
-def _filter(xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
-    return tuple(item for item in require_list(xs, "filter") if _truth(f(item), "filter"))
+def _filter(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any]) -> tuple[Any, ...]:
+    items = require_list(xs, "filter")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    return tuple([item for item in items if _truth(f(item), "filter")])
 
 
 @builtin("any(xs, f = x -> x)", "true if f is true for at least one item", min_args=1, max_args=2, lambdas=(1,))
-def _any(xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
-    return any(_truth(f(i) if f else i, "any") for i in require_list(xs, "any"))
+def _any(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
+    items = require_list(xs, "any")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    return any(_truth(f(i) if f else i, "any") for i in items)
 
 
 @builtin("all(xs, f = x -> x)", "true if f is true for every item (true for an empty list)",
          min_args=1, max_args=2, lambdas=(1,))
-def _all(xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
-    return all(_truth(f(i) if f else i, "all") for i in require_list(xs, "all"))
+def _all(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> bool:
+    items = require_list(xs, "all")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    return all(_truth(f(i) if f else i, "all") for i in items)
 
 
 @builtin("find(xs, f)", "the first item for which f is true, or none", min_args=2, max_args=2, lambdas=(1,))
-def _find(xs: Any, f: Callable[[Any], Any]) -> Any:
-    for item in require_list(xs, "find"):
+def _find(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any]) -> Any:
+    items = require_list(xs, "find")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    for item in items:
         if _truth(f(item), "find"):
             return item
     return None
@@ -153,12 +191,18 @@ def _desc(x: Any) -> _Desc:
     return _Desc(x)
 
 
-def _compare(a: Any, b: Any) -> int:
+def _compare(a: Any, b: Any, ev: Any) -> int:
     if isinstance(a, _Desc) and isinstance(b, _Desc):
-        return -_compare(a.value, b.value)
+        return -_compare(a.value, b.value, ev)
+    ev.steps -= 2
+    if ev.steps < 0:
+        ev.charge(0)
     if isinstance(a, tuple) and isinstance(b, tuple):
+        ev.steps -= 2 * min(len(a), len(b))
+        if ev.steps < 0:
+            ev.charge(0)
         for x, y in zip(a, b):
-            c = _compare(x, y)
+            c = _compare(x, y, ev)
             if c:
                 return c
         return (len(a) > len(b)) - (len(a) < len(b))
@@ -170,17 +214,21 @@ def _compare(a: Any, b: Any) -> int:
 @builtin("sort(xs, key)", "the items ordered by key, smallest first; a key may be a list "
          "(`[desc(x.points), x.measure_id]`) to break ties; the sort is stable",
          min_args=2, max_args=2, lambdas=(1,))
-def _sort(xs: Any, key: Callable[[Any], Any]) -> tuple[Any, ...]:
+def _sort(ev: Any, cost: int, xs: Any, key: Callable[[Any], Any]) -> tuple[Any, ...]:
     items = list(require_list(xs, "sort"))
+    ev.steps -= len(items) * (cost + len(items).bit_length())
+    if ev.steps < 0:
+        ev.charge(0)
     keyed = [(key(item), item) for item in items]
-    keyed.sort(key=cmp_to_key(lambda p, q: _compare(p[0], q[0])))
+    keyed.sort(key=cmp_to_key(lambda p, q: _compare(p[0], q[0], ev)))
     return tuple(item for _, item in keyed)
 
 
 @builtin("take(xs, n)", "the first n items", min_args=2, max_args=2)
 def _take(xs: Any, n: Any) -> tuple[Any, ...]:
     k = require_number(n, "take")
-    return tuple(require_list(xs, "take"))[: max(int(k), 0)]
+    items = tuple(require_list(xs, "take"))
+    return items[: int(max(min(k, len(items)), 0))]
 
 
 @builtin("first(xs)", "the first item, or none for an empty list", min_args=1, max_args=1)
@@ -189,31 +237,44 @@ def _first(xs: Any) -> Any:
     return items[0] if items else None
 
 
-@builtin("concat(xs, ys, …)", "the lists joined end to end", min_args=1, max_args=None)
-def _concat(*lists: Any) -> tuple[Any, ...]:
+@builtin("concat(xs, ys, …)", "the lists joined end to end", min_args=1, max_args=None, metered=True)
+def _concat(ev: Any, cost: int, *lists: Any) -> tuple[Any, ...]:
     out: list[Any] = []
     for xs in lists:
-        out.extend(require_list(xs, "concat"))
-        if len(out) > MAX_COLLECTION:
-            raise EvalFailure("list too large")
+        items = require_list(xs, "concat")
+        check_size(len(out) + len(items))  # type: ignore[arg-type]
+        out.extend(items)
+    ev.steps -= len(lists) + len(out)
+    if ev.steps < 0:
+        ev.charge(0)
     return tuple(out)
 
 
-@builtin("flatten(xss)", "a list of lists as one list", min_args=1, max_args=1)
-def _flatten(xss: Any) -> tuple[Any, ...]:
-    return _concat(*require_list(xss, "flatten")) if xss else ()
+@builtin("flatten(xss)", "a list of lists as one list", min_args=1, max_args=1, metered=True)
+def _flatten(ev: Any, cost: int, xss: Any) -> tuple[Any, ...]:
+    return _concat(ev, cost, *require_list(xss, "flatten")) if xss else ()
 
 
-@builtin("set(xs)", "the distinct items, as a set (usable as a table key)", min_args=1, max_args=1)
-def _set(xs: Any) -> frozenset[Any]:
-    return frozenset(require_list(xs, "set"))
+@builtin("set(xs)", "the distinct items, as a set (usable as a table key)", min_args=1, max_args=1, metered=True)
+def _set(ev: Any, cost: int, xs: Any) -> frozenset[Any]:
+    items = require_list(xs, "set")
+    ev.steps -= len(items)
+    if ev.steps < 0:
+        ev.charge(0)
+    for item in items:
+        if type(item) not in _SCALARS:
+            raise EvalFailure(f"a set holds numbers, texts, true/false or none, not a {type_name(item)}")
+    return frozenset(items)
 
 
-@builtin("distinct(xs)", "the items without repeats, in first-seen order", min_args=1, max_args=1)
-def _distinct(xs: Any) -> tuple[Any, ...]:
+@builtin("distinct(xs)", "the items without repeats, in first-seen order", min_args=1, max_args=1, metered=True)
+def _distinct(ev: Any, cost: int, xs: Any) -> tuple[Any, ...]:
     out: list[Any] = []
     for item in require_list(xs, "distinct"):
-        if not any(equal(item, kept) for kept in out):
+        ev.steps -= 1 + len(out)
+        if ev.steps < 0:
+            ev.charge(0)
+        if not any(equal(item, kept, ev) for kept in out):
             out.append(item)
     return tuple(out)
 
@@ -245,10 +306,14 @@ def _has(record: Any, name: Any) -> bool:
 
 
 @builtin("merge(record, changes)", "a copy of the record with the fields of `changes` added or replaced",
-         min_args=2, max_args=2)
-def _merge(record: Any, changes: Any) -> dict[str, Any]:
+         min_args=2, max_args=2, metered=True)
+def _merge(ev: Any, cost: int, record: Any, changes: Any) -> dict[str, Any]:
     if not isinstance(record, dict) or not isinstance(changes, dict):
         raise EvalFailure(f"merge needs two records, got {type_name(record)} and {type_name(changes)}")
+    ev.steps -= len(record) + len(changes)
+    if ev.steps < 0:
+        ev.charge(0)
+    check_size(len(record) + len(changes))
     return {**record, **changes}
 
 
@@ -258,40 +323,71 @@ def _type_of(x: Any) -> str:
     return type_name(x)
 
 
-@builtin("concat_text(a, b, …)", "texts (and numbers, written plainly) joined into one text", min_args=1, max_args=None)
-def _concat_text(*parts: Any) -> str:
-    return "".join(_text(p) if not isinstance(p, str) else p for p in parts)
+@builtin("concat_text(a, b, …)", "texts (and numbers, written plainly) joined into one text", min_args=1, max_args=None, metered=True)
+def _concat_text(ev: Any, cost: int, *parts: Any) -> str:
+    texts = [p if isinstance(p, str) else _text(ev, cost, p) for p in parts]
+    total = sum(len(t) for t in texts)
+    check_text_len(total)
+    ev.steps -= len(texts) + (total >> 4)
+    if ev.steps < 0:
+        ev.charge(0)
+    return "".join(texts)
+
+
+def check_text_len(n: int) -> None:
+    if n > MAX_TEXT:
+        raise LimitExceeded(f"a text of more than {MAX_TEXT:,} characters")
+
+
+def _record_key(k: Any, what: str) -> Any:
+    if type(k) not in _SCALARS:
+        raise EvalFailure(f"{what} needs a text (or number) as each item's key, got {type_name(k)}")
+    return k
 
 
 @builtin("index_by(xs, f)", "a record of the items keyed by f (text); the first item wins for a repeated key",
          min_args=2, max_args=2, lambdas=(1,))
-def _index_by(xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
+def _index_by(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for item in require_list(xs, "index_by"):
-        out.setdefault(f(item), item)
+    items = require_list(xs, "index_by")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    for item in items:
+        out.setdefault(_record_key(f(item), "index_by"), item)
     return out
 
 
 @builtin("group_by(xs, f)", "a record of lists: the items grouped by f (text), in first-seen order",
          min_args=2, max_args=2, lambdas=(1,))
-def _group_by(xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
+def _group_by(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any]) -> dict[str, Any]:
     out: dict[str, list[Any]] = {}
-    for item in require_list(xs, "group_by"):
-        out.setdefault(f(item), []).append(item)
+    items = require_list(xs, "group_by")
+    ev.steps -= len(items) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    for item in items:
+        out.setdefault(_record_key(f(item), "group_by"), []).append(item)
     return {k: tuple(v) for k, v in out.items()}
 
 
-@builtin("keys(record)", "the field names of a record, in order", min_args=1, max_args=1)
-def _keys(record: Any) -> tuple[Any, ...]:
+@builtin("keys(record)", "the field names of a record, in order", min_args=1, max_args=1, metered=True)
+def _keys(ev: Any, cost: int, record: Any) -> tuple[Any, ...]:
     if not isinstance(record, dict):
         raise EvalFailure(f"keys needs a record, got {type_name(record)}")
+    ev.steps -= len(record)
+    if ev.steps < 0:
+        ev.charge(0)
     return tuple(record)
 
 
-@builtin("rows(table)", "the rows of a table, in file order", min_args=1, max_args=1)
-def _rows(table: Any) -> tuple[Any, ...]:
+@builtin("rows(table)", "the rows of a table, in file order", min_args=1, max_args=1, metered=True)
+def _rows(ev: Any, cost: int, table: Any) -> tuple[Any, ...]:
     if not isinstance(table, Table):
         raise EvalFailure(f"rows needs a table, got {type_name(table)}")
+    ev.steps -= len(table.rows)
+    if ev.steps < 0:
+        ev.charge(0)
     return tuple(table.rows.values())
 
 
@@ -315,17 +411,52 @@ def _year_of(date: Any) -> Decimal:
     return Decimal(_date(date).year)
 
 
-@builtin("text(x)", "a value written as text", min_args=1, max_args=1)
-def _text(x: Any) -> str:
+@builtin("text(x)", "a value written as text", min_args=1, max_args=1, metered=True)
+def _text(ev: Any, cost: int, x: Any) -> str:
+    if isinstance(x, str):
+        return x
     if isinstance(x, Decimal):
+        if x.is_finite() and abs(x.adjusted()) > MAX_TEXT - 100:
+            check_text_len(abs(x.adjusted()))
         return format(x.normalize(), "f")
+    if isinstance(x, (tuple, frozenset, dict)):
+        # Written as plain data; its size is bounded before any text is made.
+        plain = to_plain_bounded(x, MAX_TEXT // 4)
+        ev.steps -= _text_size(plain, ev)
+        if ev.steps < 0:
+            ev.charge(0)
+        return str(plain)
     return str(x)
 
 
-@builtin("contains_text(haystack, needle)", "true if the text contains the other", min_args=2, max_args=2)
-def _contains_text(haystack: Any, needle: Any) -> bool:
+def _text_size(plain: Any, ev: Any) -> int:
+    """About how long `str(plain)` is, refusing it when over the cap."""
+    total = 0
+    stack = [plain]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            total += 4 * len(v) + sum(len(k) for k in v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            total += 2 * len(v) + 2
+            stack.extend(v)
+        elif isinstance(v, str):
+            total += len(v) + 2
+        else:
+            total += 48
+        if total > MAX_TEXT:
+            check_text_len(total)
+    return 1 + (total >> 4)
+
+
+@builtin("contains_text(haystack, needle)", "true if the text contains the other", min_args=2, max_args=2, metered=True)
+def _contains_text(ev: Any, cost: int, haystack: Any, needle: Any) -> bool:
     if not isinstance(haystack, str) or not isinstance(needle, str):
         return False
+    ev.steps -= 1 + (len(haystack) >> 6)
+    if ev.steps < 0:
+        ev.charge(0)
     return needle in haystack
 
 

@@ -2,9 +2,11 @@
 
 Every name in the generated source is ours (mangled definitions and locals, helper
 functions, constants); text from rule files only ever appears through `repr` of a
-string literal, so a rule file cannot inject Python. Operations call small typed
-helpers that raise `EvalFailure`; when one does, the evaluation re-runs that definition
-through the closure compiler, which reports the exact rule location.
+string literal, so a rule file cannot inject Python. Operations call the same typed
+helpers as the closure compiler (`dsl/ops.py`, `dsl/builtins.py`), which raise `EvalFailure`,
+and count the same steps (`dsl/limits.py`). A failure here is always an error: the evaluation
+re-runs the failing computation through the closures only to report the exact rule location
+(`compiler.Evaluation._attempt`); `tests/test_two_paths.py` checks that both paths agree.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from mips_rules.dsl import ast
 from mips_rules.dsl.builtins import BUILTINS, truth
+from mips_rules.dsl.compiler import call_cost
 
 from mips_rules.dsl import ops as _ops
 
@@ -27,7 +30,7 @@ HELPERS["h_truth"] = truth
 # ---------------------------------------------------------------------------
 
 _BINARY = {"+": "h_add", "-": "h_sub", "*": "h_mul", "/": "h_div", "<": "h_lt", "<=": "h_le", ">": "h_gt",
-           ">=": "h_ge", "==": "h_eq", "in": "h_in"}
+           ">=": "h_ge"}
 
 
 class CodeGen:
@@ -105,10 +108,14 @@ class CodeGen:
                 return f"(h_truth({left}, '`or`') or h_truth({right}, '`or`'))"
             if node.op in ("==", "!=") and (fast := self._fast_equality(node, left, right)) is not None:
                 return fast if node.op == "==" else f"(not {fast})"
+            if node.op == "==":
+                return f"h_eq({left}, {right}, ev)"
             if node.op == "!=":
-                return f"(not h_eq({left}, {right}))"
+                return f"(not h_eq({left}, {right}, ev))"
+            if node.op == "in":
+                return f"h_in({left}, {right}, ev)"
             if node.op == "not in":
-                return f"(not h_in({left}, {right}))"
+                return f"(not h_in({left}, {right}, ev))"
             return f"{_BINARY[node.op]}({left}, {right})"
         if isinstance(node, ast.If):
             return f"({e(node.then, local)} if h_cond({e(node.cond, local)}) else {e(node.otherwise, local)})"
@@ -121,6 +128,8 @@ class CodeGen:
             args = [e(a, local) for a in node.args]
             if node.func in self.definitions:
                 return f"ev.c({node.func!r}, ({''.join(a + ', ' for a in args)}))"
+            if BUILTINS[node.func].metered:
+                args = ["ev", str(call_cost(node)), *args]
             return f"b_{node.func}({', '.join(args)})"
         raise TypeError(f"cannot translate {type(node).__name__}")  # pragma: no cover
 

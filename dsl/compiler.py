@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from mips_rules.dsl import ast, ops
 from mips_rules.dsl.builtins import BUILTINS, truth
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, Location
+from mips_rules.dsl.limits import DEFAULT_MAX_STEPS, LimitExceeded
 from mips_rules.dsl.values import EvalFailure, Table, type_name
 
 # Arithmetic for every evaluation: 34 significant digits, exact where the
@@ -22,7 +23,21 @@ from mips_rules.dsl.values import EvalFailure, Table, type_name
 RULE_DECIMAL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN,
                                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
-MAX_CALL_DEPTH = 200
+# Nesting while evaluating, in units of about a Python frame of the closure interpreter (each
+# definition weighs 3 plus the depth of its expression; the generated code needs fewer frames). A
+# definition reached deeper than HOIST_AT is computed first on its own, from the top (its value is
+# memoised), and the computation that needed it restarts: the results are the same, and a long chain
+# of definitions never runs out of Python stack on either path. The shipped years nest to about 150.
+HOIST_AT = 450
+MAX_NESTING = 700  # calls that cannot be memoised (record arguments) cannot be hoisted: refused this deep
+
+
+class _Hoist(BaseException):
+    """Unwinds a computation that went too deep; `Evaluation._drive` computes `key` first and retries."""
+
+    def __init__(self, name: str, args: tuple[Any, ...] | None):
+        self.name = name
+        self.call_args = args
 
 
 class Frame:
@@ -48,9 +63,15 @@ class CompiledRules:
     data_refs: dict[str, list[str]] = field(default_factory=dict)  # definition → data items it reads
     fast_values: dict[str, Callable[..., Any]] | None = None  # generated Python (dsl/codegen.py)
     fast_functions: dict[str, Callable[..., Any]] | None = None
+    # Per definition: (the steps one computation costs, how much nesting it adds — see HOIST_AT).
+    meta: dict[str, tuple[int, int]] = field(default_factory=dict)
+    max_steps: int = DEFAULT_MAX_STEPS
 
-    def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False) -> "Evaluation":
-        return Evaluation(self, dict(inputs), trace=trace)
+    def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False, fast: bool | None = None,
+                 max_steps: int | None = None) -> "Evaluation":
+        """An evaluation of these rules for one submission's inputs. `fast=False` runs the closure
+        interpreter without tracing (the differential tests compare both paths)."""
+        return Evaluation(self, dict(inputs), trace=trace, fast=fast, max_steps=max_steps)
 
 
 @dataclass(eq=False)
@@ -64,23 +85,56 @@ class TraceEntry:
     kind: str = "rule"
 
 
+def _plain_args(args: tuple[Any, ...]) -> bool:
+    for a in args:
+        t = type(a)
+        if t is not str and t is not Decimal and t is not bool and a is not None:
+            return False
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "ran out of memory"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, decimal.DivisionByZero):
+        return "division by zero"
+    if isinstance(exc, ArithmeticError):
+        return "invalid arithmetic"
+    if isinstance(exc, EvalFailure):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}: {exc})"
+
+
 class Evaluation:
     """The values of one submission's definitions, computed on demand and memoised.
 
-    Without tracing it runs the generated Python (the fast path); a failure there is
-    re-run through the closures, which say exactly where in the rules it happened.
-    With tracing it runs the closures and records what each definition used.
+    Without tracing it runs the generated Python (the fast path). A failure there is an error:
+    the closures re-run the failing computation only to say exactly where in the rules it
+    happened (and if they do not fail, the two paths disagree, which is reported as such — never
+    a silent fallback). With tracing it runs the closures and records what each definition used.
+    Both paths count the same steps against one budget per evaluation (`dsl/limits.py`).
     """
 
-    def __init__(self, rules: CompiledRules, inputs: dict[str, Any], *, trace: bool = False):
+    def __init__(self, rules: CompiledRules, inputs: dict[str, Any], *, trace: bool = False,
+                 fast: bool | None = None, max_steps: int | None = None):
         self.rules = rules
         self.inputs = inputs
         self.cache: dict[Any, Any] = {}
         self.depth = 0
         self.trace_on = trace
-        self.fast = not trace and rules.fast_values is not None
+        want_fast = not trace if fast is None else (fast and not trace)
+        self.fast = want_fast and rules.fast_values is not None
         self.trace_stack: list[TraceEntry] = [TraceEntry("<root>", None, None)] if trace else []
         self.trace_index: dict[Any, TraceEntry] = {}
+        self.max_steps = rules.max_steps if max_steps is None else max_steps
+        self.steps = self.max_steps
+        self.failed_in: tuple[str, tuple[Any, ...] | None] | None = None
+        self.driving = False
+        self._meta = rules.meta
+        self._fast_values = rules.fast_values
+        self._fast_functions = rules.fast_functions
 
     # -- public API -------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -91,25 +145,101 @@ class Evaluation:
             return self.cache[name]
         if name not in self.rules.definitions or self.rules.definitions[name].is_function:
             raise EvaluationError(Diagnostic(f"no definition `{name}`"))
-        return self._entry(self.v, name)
+        return self._entry(name, None)
 
     def call(self, name: str, args: tuple[Any, ...]) -> Any:
         """A function definition's value for these arguments (memoised when they are hashable)."""
-        return self._entry(self.c, name, args)
+        if name not in self.rules.definitions or not self.rules.definitions[name].is_function:
+            raise EvaluationError(Diagnostic(f"no function `{name}`"))
+        return self._entry(name, tuple(args))
 
-    def _entry(self, fn: Callable[..., Any], *args: Any) -> Any:
+    @property
+    def steps_used(self) -> int:
+        return self.max_steps - self.steps
+
+    def charge(self, n: int) -> None:
+        """Spend `n` steps of the budget (built-ins call this for the items they process)."""
+        self.steps -= n
+        if self.steps < 0:
+            raise LimitExceeded(f"the evaluation needs more than {self.max_steps:,} steps "
+                                "(the rules do too much work for one submission)")
+
+    # -- driving: an entry point, with deep computations hoisted -------------------
+    def _entry(self, name: str, args: tuple[Any, ...] | None) -> Any:
         with decimal.localcontext(RULE_DECIMAL_CONTEXT):
-            if not self.fast:
-                return fn(*args)
+            if self.driving:  # already inside a computation
+                return self.v(name) if args is None else self.c(name, args)
+            self.driving = True
             try:
-                return fn(*args)
-            except (EvalFailure, ArithmeticError, RecursionError, KeyError, TypeError):
-                # Find the exact spot with the closures, then say where it is.
-                self.fast = False
-                try:
-                    return fn(*args)
-                finally:
-                    self.fast = True
+                return self._drive(name, args)
+            finally:
+                self.driving = False
+                self.depth = 0
+
+    def _drive(self, name: str, args: tuple[Any, ...] | None) -> Any:
+        work: list[tuple[str, tuple[Any, ...] | None]] = [(name, args)]
+        while True:
+            key = work[-1]
+            scratch = self.trace_on and len(work) > 1
+            if scratch:  # a hoisted computation: its trace is attached where it is used
+                self.trace_stack.append(TraceEntry("<hoisted>", None, None))
+            try:
+                result = self._attempt(*key)
+            except _Hoist as h:
+                work.append((h.name, h.call_args))
+                continue
+            finally:
+                if scratch:
+                    self.trace_stack.pop()
+            work.pop()
+            if not work:
+                return result
+
+    def _attempt(self, name: str, args: tuple[Any, ...] | None) -> Any:
+        self.depth = 0
+        self.failed_in = None
+        run = self.v if args is None else self.c
+        call_args = (name,) if args is None else (name, args)
+        if not self.fast:
+            try:
+                return run(*call_args)
+            except (EvalFailure, ArithmeticError, MemoryError, RecursionError, TypeError, KeyError,
+                    ValueError, AttributeError, IndexError) as exc:
+                raise self._error_in(self.failed_in or (name, args), exc) from None
+        try:
+            return run(*call_args)
+        except (EvaluationError, _Hoist):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure of generated code becomes a rule error
+            where = self.failed_in or (name, args)
+            if isinstance(exc, (LimitExceeded, MemoryError, RecursionError)):
+                raise self._error_in(where, exc) from None
+            # Find the exact spot with the closures (a fresh budget: the same work again).
+            self.fast = False
+            self.steps = self.max_steps
+            self.depth = 0
+            self.failed_in = None
+            try:
+                run(*call_args)
+            except EvaluationError:
+                raise
+            except (EvalFailure, ArithmeticError, MemoryError, RecursionError, TypeError, KeyError,
+                    ValueError, AttributeError, IndexError) as again:
+                raise self._error_in(self.failed_in or where, again) from None
+            finally:
+                self.fast = True
+            loc = self._loc(where[0])
+            raise EvaluationError(Diagnostic(
+                f"in `{where[0]}`: the generated code failed ({type(exc).__name__}: {exc}) where the interpreter did "
+                "not: the two execution paths disagree (a bug in the engine; please report it)", loc)) from None
+
+    def _loc(self, name: str) -> Location | None:
+        d = self.rules.definitions.get(name)
+        return d.loc if d is not None else None
+
+    def _error_in(self, where: tuple[str, tuple[Any, ...] | None], exc: BaseException) -> EvaluationError:
+        name = where[0]
+        return EvaluationError(Diagnostic(f"in `{name}`: {_describe(exc)}", self._loc(name)))
 
     # -- what compiled code calls -------------------------------------------
     def v(self, name: str) -> Any:
@@ -118,10 +248,25 @@ class Evaluation:
             if self.trace_on:
                 self._reuse(name)
             return cache[name]
+        size, weight = self._meta[name]
+        self.steps -= size
+        if self.steps < 0:
+            self.charge(0)
+        depth = self.depth
+        inner = depth + weight
+        if inner > HOIST_AT and depth:
+            raise _Hoist(name, None)
+        self.depth = inner
         if self.fast:
-            result = self.rules.fast_values[name](self)  # type: ignore[index]
+            try:
+                result = self._fast_values[name](self)  # type: ignore[index]
+            except Exception:
+                if self.failed_in is None:
+                    self.failed_in = (name, None)
+                raise
         else:
             result = self._run(name, None, self.rules.values[name], {})
+        self.depth = depth
         cache[name] = result
         return result
 
@@ -136,11 +281,29 @@ class Evaluation:
             if self.trace_on:
                 self._reuse(key)
             return self.cache[key]
+        size, weight = self._meta[name]
+        self.steps -= size
+        if self.steps < 0:
+            self.charge(0)
+        depth = self.depth
+        inner = depth + weight
+        if inner > HOIST_AT and depth:
+            if key is not None:
+                raise _Hoist(name, args)
+            if inner > MAX_NESTING:
+                raise LimitExceeded("rules nested too deeply while evaluating")
+        self.depth = inner
         if self.fast:
-            result = self.rules.fast_functions[name](self, *args)  # type: ignore[index]
+            try:
+                result = self._fast_functions[name](self, *args)  # type: ignore[index]
+            except Exception:
+                if self.failed_in is None:
+                    self.failed_in = (name, args)
+                raise
         else:
             params, code = self.rules.functions[name]
-            result = self._run(name, args, code, dict(zip(params, args)))
+            result = self._run(name, args, code, dict(zip(params, args)), key is not None)
+        self.depth = depth
         if key is not None:
             self.cache[key] = result
         return result
@@ -162,33 +325,50 @@ class Evaluation:
         if entry is not None and self.trace_stack:
             self.trace_stack[-1].uses.append(entry)
 
-    def _run(self, name: str, args: tuple[Any, ...] | None, code: Code, locals_: dict[str, Any]) -> Any:
-        self.depth += 1
-        if self.depth > MAX_CALL_DEPTH:
-            self.depth = 0
-            raise EvaluationError(Diagnostic("rules nested too deeply while evaluating", self.rules.definitions[name].loc))
-        entry = None
+    def _run(self, name: str, args: tuple[Any, ...] | None, code: Code, locals_: dict[str, Any],
+             indexable: bool = True) -> Any:
+        entry = parent = None
         if self.trace_on:
             entry = TraceEntry(name, args, None)
-            self.trace_stack[-1].uses.append(entry)
+            parent = self.trace_stack[-1]
+            parent.uses.append(entry)
             self.trace_stack.append(entry)
         try:
             result = code(Frame(self, locals_))
+        except _Hoist:
+            if parent is not None:  # abandoned: it is computed again when retried
+                for i in range(len(parent.uses) - 1, -1, -1):
+                    if parent.uses[i] is entry:
+                        del parent.uses[i]
+                        break
+            raise
+        except EvaluationError:
+            raise
+        except (EvalFailure, ArithmeticError, MemoryError, RecursionError, TypeError) as exc:
+            # Escaped every expression's guard (a limit, or nesting): name this definition.
+            if self.failed_in is None:
+                self.failed_in = (name, args)
+            raise _fail(self.rules.definitions[name].loc, f"in `{name}`: {_describe(exc)}") from None
         finally:
-            self.depth -= 1
             if entry is not None:
                 self.trace_stack.pop()
         if entry is not None:
             entry.value = result
-            try:
+            if indexable:
                 self.trace_index[name if args is None else (name, args)] = entry
-            except TypeError:
-                pass
         return result
 
 
 def _fail(loc: Location, message: str) -> EvaluationError:
     return EvaluationError(Diagnostic(message, loc))
+
+
+_CAUGHT = (EvalFailure, ArithmeticError, RecursionError, MemoryError, TypeError)
+
+
+def _convert(loc: Location, what: str, exc: BaseException) -> EvaluationError:
+    """A failure of an operation as an EvaluationError that points at the rule."""
+    return _fail(loc, f"{what}: {_describe(exc)}")
 
 
 def _guard(loc: Location, what: str, fn: Code) -> Code:
@@ -197,14 +377,8 @@ def _guard(loc: Location, what: str, fn: Code) -> Code:
     def guarded(f: Frame) -> Any:
         try:
             return fn(f)
-        except EvalFailure as exc:
-            raise _fail(loc, f"{what}: {exc}") from None
-        except decimal.DivisionByZero:
-            raise _fail(loc, f"{what}: division by zero") from None
-        except (decimal.InvalidOperation, decimal.Overflow, ArithmeticError):
-            raise _fail(loc, f"{what}: invalid arithmetic") from None
-        except RecursionError:
-            raise _fail(loc, f"{what}: nested too deeply") from None
+        except _CAUGHT as exc:
+            raise _convert(loc, what, exc) from None
 
     return guarded
 
@@ -220,6 +394,10 @@ class Compiler:
         self.definitions = definitions
         self.data = data
         self.inputs = inputs
+        self.current = "?"  # the definition being compiled, named in its errors
+
+    def _guard(self, loc: Location, what: str, fn: Code) -> Code:
+        return _guard(loc, f"in `{self.current}`, {what}", fn)
 
     def compile_all(self, label: str = "rules") -> CompiledRules:
         from mips_rules.dsl.codegen import generate
@@ -229,6 +407,8 @@ class Compiler:
         if fast is not None:
             rules.fast_values, rules.fast_functions = fast
         for name, d in self.definitions.items():
+            self.current = name
+            rules.meta[name] = (ast_size(d.body), 3 + ast_depth(d.body))
             rules.data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
             code = self.expr(d.body, frozenset(d.params or ()))
             if d.is_function:
@@ -295,7 +475,15 @@ class Compiler:
             return lambda f: v
         target = self.expr(node.target, local)
         name = node.name
-        return _guard(node.loc, f"reading `.{name}`", lambda f: ops.h_field(target(f), name))
+        slow = self._guard(node.loc, f"reading `.{name}`", lambda o: ops.h_field(o, name))
+
+        def read(f: Frame) -> Any:
+            o = target(f)
+            if type(o) is dict and name in o:
+                return o[name]
+            return slow(o)
+
+        return read
 
     def _index(self, node: ast.Index, local: frozenset[str]) -> Code:
         target = self.expr(node.target, local)
@@ -310,41 +498,48 @@ class Compiler:
                 return row
             return ops.h_index(obj, k)
 
-        return _guard(node.loc, "lookup", get)
+        return self._guard(node.loc, "lookup", get)
 
     def _unary(self, node: ast.Unary, local: frozenset[str]) -> Code:
         operand = self.expr(node.operand, local)
         if node.op == "not":
-            return _guard(node.loc, "`not`", lambda f: not truth(operand(f), "`not`"))
-        return _guard(node.loc, "negation", lambda f: ops.h_neg(operand(f)))
+            return self._guard(node.loc, "`not`", lambda f: not truth(operand(f), "`not`"))
+        return self._guard(node.loc, "negation", lambda f: ops.h_neg(operand(f)))
 
     def _binary(self, node: ast.Binary, local: frozenset[str]) -> Code:
         left = self.expr(node.left, local)
         right = self.expr(node.right, local)
         op = node.op
         if op == "and":
-            return _guard(node.loc, "`and`", lambda f: truth(left(f), "`and`") and truth(right(f), "`and`"))
+            return self._guard(node.loc, "`and`", lambda f: truth(left(f), "`and`") and truth(right(f), "`and`"))
         if op == "or":
-            return _guard(node.loc, "`or`", lambda f: truth(left(f), "`or`") or truth(right(f), "`or`"))
-        if op == "==":
-            return lambda f: ops.h_eq(left(f), right(f))
+            return self._guard(node.loc, "`or`", lambda f: truth(left(f), "`or`") or truth(right(f), "`or`"))
+        if op == "==":  # fails only by running out of steps: reported at the definition (`_run`)
+            return lambda f: ops.h_eq(left(f), right(f), f.ev)
         if op == "!=":
-            return lambda f: not ops.h_eq(left(f), right(f))
+            return lambda f: not ops.h_eq(left(f), right(f), f.ev)
         if op == "in":
-            return _guard(node.loc, "`in`", lambda f: ops.h_in(left(f), right(f)))
+            return self._guard(node.loc, "`in`", lambda f: ops.h_in(left(f), right(f), f.ev))
         if op == "not in":
-            return _guard(node.loc, "`not in`", lambda f: not ops.h_in(left(f), right(f)))
-        if op in _ARITH:
-            arith = _ARITH[op]
-            return _guard(node.loc, f"`{op}`", lambda f: arith(left(f), right(f)))
-        cmp = _ORDER[op]
-        return _guard(node.loc, f"`{op}`", lambda f: cmp(left(f), right(f)))
+            return self._guard(node.loc, "`not in`", lambda f: not ops.h_in(left(f), right(f), f.ev))
+        # Arithmetic and comparisons are guarded inline (one Python frame per operation).
+        fn = _ARITH.get(op) or _ORDER[op]
+        loc, what = node.loc, f"in `{self.current}`, `{op}`"
+
+        def operate(f: Frame) -> Any:
+            try:
+                return fn(left(f), right(f))
+            except _CAUGHT as exc:
+                raise _convert(loc, what, exc) from None
+
+        return operate
 
     def _if(self, node: ast.If, local: frozenset[str]) -> Code:
         cond = self.expr(node.cond, local)
         then = self.expr(node.then, local)
         otherwise = self.expr(node.otherwise, local)
         loc = node.cond.loc
+        current = self.current
 
         def choose(f: Frame) -> Any:
             c = cond(f)
@@ -352,7 +547,7 @@ class Compiler:
                 return then(f)
             if c is False:
                 return otherwise(f)
-            raise _fail(loc, f"`if` needs true or false, got {type_name(c)}")
+            raise _fail(loc, f"in `{current}`: `if` needs true or false, got {type_name(c)}")
 
         return choose
 
@@ -392,5 +587,48 @@ class Compiler:
             def call_def(f: Frame) -> Any:
                 return f.ev.c(name, tuple(a(f) for a in args))
             return call_def
-        fn = BUILTINS[name].fn
-        return _guard(node.loc, f"`{name}`", lambda f: fn(*(a(f) for a in args)))
+        b = BUILTINS[name]
+        fn = b.fn
+        loc, what = node.loc, f"in `{self.current}`, `{name}`"
+        if b.metered:
+            cost = call_cost(node)
+
+            def metered(f: Frame) -> Any:
+                try:
+                    return fn(f.ev, cost, *[a(f) for a in args])
+                except _CAUGHT as exc:
+                    raise _convert(loc, what, exc) from None
+
+            return metered
+
+        def plain(f: Frame) -> Any:
+            try:
+                return fn(*[a(f) for a in args])
+            except _CAUGHT as exc:
+                raise _convert(loc, what, exc) from None
+
+        return plain
+
+
+def call_cost(node: ast.Call) -> int:
+    """What one item of a built-in costs: 1, plus the size of its `x -> …` functions."""
+    return 1 + sum(ast_size(a.body) for a in node.args if isinstance(a, ast.Lambda))
+
+
+def ast_size(node: ast.Node) -> int:
+    n = 0
+    stack = [node]
+    while stack:
+        n += 1
+        stack.extend(ast.children(stack.pop()))
+    return n
+
+
+def ast_depth(node: ast.Node) -> int:
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        cur, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in ast.children(cur))
+    return deepest

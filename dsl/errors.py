@@ -32,16 +32,25 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+_MAX_QUOTED_FILE = 8 * 1024 * 1024
+
+
 def _source_line(file: str, line: int, text: str | None) -> str | None:
     if text is None:
         try:
-            text = Path(file).read_text(encoding="utf-8", errors="replace")
+            path = Path(file)
+            if path.stat().st_size > _MAX_QUOTED_FILE:  # refused for its size: not read to quote a line
+                return None
+            text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
     lines = text.splitlines()
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return None
+
+
+_MAX_SHOWN = 160  # characters of a source line shown with an error
 
 
 @dataclass
@@ -65,7 +74,13 @@ class Diagnostic:
                 width = 1
                 if loc.end_column is not None and loc.end_column > loc.column:
                     width = loc.end_column - loc.column
-                caret_pad = "".join("\t" if ch == "\t" else " " for ch in src[: max(loc.column - 1, 0)])
+                column = loc.column
+                if len(src) > _MAX_SHOWN:  # a very long line: show the part around the column
+                    start = max(column - 1 - _MAX_SHOWN // 2, 0)
+                    src = ("…" if start else "") + src[start: start + _MAX_SHOWN] + "…"
+                    column = column - start + (1 if start else 0)
+                    width = min(width, _MAX_SHOWN // 2)
+                caret_pad = "".join("\t" if ch == "\t" else " " for ch in src[: max(column - 1, 0)])
                 out.append(f"{gutter} |")
                 out.append(f"{loc.line} | {src}")
                 out.append(f"{gutter} | {caret_pad}{'^' * width}")

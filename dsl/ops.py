@@ -73,25 +73,38 @@ def h_ge(a: Any, b: Any) -> bool:
     return a >= b
 
 
-def h_eq(a: Any, b: Any) -> bool:
-    if type(a) is type(b) and type(a) in (_D, str, bool):
+def h_eq(a: Any, b: Any, ev: Any) -> bool:
+    t = type(a)
+    if t is type(b) and t in (_D, str, bool):
+        if t is str and len(a) > 4096 and len(a) == len(b):
+            ev.charge(len(a) >> 6)
         return a == b
-    return equal(a, b)
+    return equal(a, b, ev)
 
 
-def h_in(x: Any, xs: Any) -> bool:
-    if type(xs) is tuple or type(xs) is frozenset:
+_KEYS = (str, _D, bool, type(None))
+
+
+def h_in(x: Any, xs: Any, ev: Any) -> bool:
+    t = type(xs)
+    if t is tuple or t is frozenset:
+        ev.steps -= len(xs)
+        if ev.steps < 0:
+            ev.charge(0)
         if type(x) in (str, _D):
             for y in xs:
                 if type(y) is type(x) and y == x:
                     return True
             return False
-        return any(equal(x, y) for y in xs)
-    if type(xs) is dict:
-        return x in xs
+        return any(equal(x, y, ev) for y in xs)
+    if t is dict:
+        if type(x) in _KEYS:
+            return x in xs
+        raise EvalFailure(f"`in` a record looks for a field name (text), got {type_name(x)}")
     if isinstance(xs, Table):
         return xs.get(x) is not None
-    if type(xs) is str and type(x) is str:
+    if t is str and type(x) is str:
+        ev.charge(1 + (len(xs) >> 6))
         return x in xs
     raise EvalFailure(f"`in` needs a list, set, record or table on the right, got {type_name(xs)}")
 
@@ -109,9 +122,11 @@ def h_index(obj: Any, k: Any) -> Any:
     if isinstance(obj, Table):
         return obj.lookup(k)
     if type(obj) is dict:
-        if k in obj:
+        if type(k) in _KEYS and k in obj:
             return obj[k]
-        raise EvalFailure(f"the record has no field {k!r}")
+        if type(k) is str:
+            raise EvalFailure(f"the record has no field {k!r}")
+        raise EvalFailure(f"a record's fields are named by text, got {type_name(k)}")
     if type(obj) is tuple:
         if type(k) is _D and k == k.to_integral_value() and 0 <= k < len(obj):
             return obj[int(k)]

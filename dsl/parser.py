@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from mips_rules.dsl import ast
 from mips_rules.dsl.errors import Diagnostic, Location, RuleSyntaxError
+from mips_rules.dsl.limits import MAX_RULE_FILE_BYTES, MAX_RULE_TOKENS
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -195,8 +197,29 @@ def _end_of(text: str, file: str) -> Location:
     return Location(file, len(lines), len(lines[-1]) + 1)
 
 
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|\w+|->|[<>=!]=|\S')
+
+
+def _check_bounds(text: str, file: str) -> None:
+    """Refuse, before parsing, a rule file too large to load in bounded time (`dsl/limits.py`)."""
+    if len(text) > MAX_RULE_FILE_BYTES:
+        raise RuleSyntaxError(Diagnostic(f"rule file is too large: {len(text):,} characters (the limit is "
+                                         f"{MAX_RULE_FILE_BYTES:,})", Location(file, 1, 1),
+                                         "split it into several files"))
+    count = 0
+    for m in _TOKEN.finditer(text):
+        if m.group()[0] != "#":
+            count += 1
+            if count > MAX_RULE_TOKENS:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                raise RuleSyntaxError(Diagnostic(f"rule file has more than {MAX_RULE_TOKENS:,} tokens", Location(file, line, col),
+                                                 "split it into several files"))
+
+
 def parse_rules(text: str, file: str = "<rules>") -> list[ast.Definition]:
     """Parse one rule file; a syntax error becomes a RuleSyntaxError pointing at the spot."""
+    _check_bounds(text, file)
     try:
         tree = _lark().parse(text)
     except UnexpectedEOF as exc:
@@ -246,7 +269,13 @@ def _check_depth(d: ast.Definition) -> None:
 def parse_file(path: str | Path) -> list[ast.Definition]:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        size = p.stat().st_size
+        if size > MAX_RULE_FILE_BYTES:  # checked before reading anything
+            raise RuleSyntaxError(Diagnostic(f"rule file is too large: {size:,} bytes (the limit is "
+                                             f"{MAX_RULE_FILE_BYTES:,})", Location(str(p), 1, 1),
+                                             "split it into several files"))
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_RULE_FILE_BYTES + 1)
     except OSError as exc:
         raise RuleSyntaxError(Diagnostic(f"cannot read rule file: {exc.strerror}", Location(str(p), 1, 1))) from None
     try:

@@ -698,7 +698,10 @@ class Typer:
             return BOOL
         # in / not in
         if not self.null_error(right, node.right, f"with `{op}`"):
-            if isinstance(right, PrimT) and right.name != "text" and not right.literal:
+            if isinstance(right, (RecT, DictT)) and _compound(left):
+                self.error(f"`{op}` a record looks for a field name (text), but {describe(node.left)} is "
+                           f"{left.kind()}", node.left.loc)
+            elif isinstance(right, PrimT) and right.name != "text" and not right.literal:
                 self.kind_error(right, node.right, f"`{op}` needs a list, set, record or table")
             elif isinstance(right, ListT) and _mixed(left, right.elem):
                 self.error(f"`{op}` looks for {left.kind()} among {right.elem.name} values: it never finds it",
@@ -910,6 +913,9 @@ class Typer:
 
     def _b_set(self, node: ast.Call, env: Env) -> Ty:
         _, elem = self._list_arg(node, env)
+        if _compound(elem):
+            self.error(f"a set holds numbers, texts, true/false or none, but the items of {describe(node.args[0])} "
+                       f"are {_plural(elem)}", node.args[0].loc, "use `distinct(…)` for a list without repeats")
         return ListT(None, elem, True)
 
     def _b_concat(self, node: ast.Call, env: Env) -> Ty:
@@ -974,13 +980,20 @@ class Typer:
 
     def _b_index_by(self, node: ast.Call, env: Env) -> Ty:
         _, elem = self._list_arg(node, env)
-        self._lambda_body(node.args[1], elem, env)
+        self._record_key(node, self._lambda_body(node.args[1], elem, env))
         return DictT(None, elem)
 
     def _b_group_by(self, node: ast.Call, env: Env) -> Ty:
         _, elem = self._list_arg(node, env)
-        self._lambda_body(node.args[1], elem, env)
+        self._record_key(node, self._lambda_body(node.args[1], elem, env))
         return DictT(None, ListT(None, elem))
+
+    def _record_key(self, node: ast.Call, key: Ty) -> None:
+        if _compound(key):
+            fn = node.args[1]
+            where = fn.body if isinstance(fn, ast.Lambda) else fn
+            self.error(f"`{node.func}` keys each item by text (or a number), but {describe(where)} is {key.kind()}",
+                       where.loc)
 
     def _numbers(self, node: ast.Call, env: Env, result: Ty = NUM) -> Ty:
         for a in node.args:
@@ -1104,6 +1117,15 @@ _PLAIN_RESULTS: dict[str, Callable[[list[Ty]], Ty]] = {
     "type_of": lambda ts: TEXT,
     "desc": lambda ts: ANY,
 }
+
+
+def _compound(ty: Ty) -> bool:
+    """A list, set, record or table: never a field name, a set's item or a record's key."""
+    return isinstance(ty, (ListT, RecT, DictT, TableT)) and ty.null is None
+
+
+def _plural(ty: Ty) -> str:
+    return {"a list": "lists", "a set": "sets", "a record": "records", "a table": "tables"}.get(ty.kind(), ty.kind())
 
 
 def _mixed(a: Ty, b: Ty) -> bool:

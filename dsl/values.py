@@ -16,6 +16,28 @@ class EvalFailure(Exception):
     """Raised inside compiled code; the compiler attaches the rule location."""
 
 
+def to_plain_bounded(value: Any, limit: int) -> Any:
+    """`to_plain`, refusing (EvalFailure) a value of more than `limit` items in all (shared parts count each time)."""
+    budget = [limit]
+
+    def conv(v: Any) -> Any:
+        t = type(v)
+        if t is dict or t is tuple or t is frozenset:
+            budget[0] -= len(v) + 1
+            if budget[0] < 0:
+                raise EvalFailure(f"a value of more than {limit:,} items")
+            if t is dict:
+                return {k: conv(x) for k, x in v.items()}
+            if t is tuple:
+                return [conv(x) for x in v]
+            return sorted((conv(x) for x in v), key=_set_order)
+        if isinstance(v, Table):
+            raise EvalFailure(f"the table `{v.name}` as a whole is not a value here (read one of its rows)")
+        return v
+
+    return conv(value)
+
+
 def type_name(value: Any) -> str:
     if value is None:
         return "none"
@@ -38,10 +60,27 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+_SCALARS = (Decimal, str, bool, type(None))
+MAX_KEY_ITEMS = 100  # a table key that is a set of more items than this matches no row
+
+
+def is_scalar(value: Any) -> bool:
+    """A number, text, true/false or none: what sets hold and records and tables are keyed by."""
+    return type(value) in _SCALARS
+
+
 def table_key(value: Any) -> Any:
-    """Normalise a lookup key: any collection of names becomes a frozenset."""
+    """Normalise a lookup key: any collection of names becomes a frozenset (of scalars only:
+    a key never holds records or lists, so hashing a key is always cheap)."""
     if isinstance(value, (tuple, list, set, frozenset)):
+        if len(value) > MAX_KEY_ITEMS:
+            raise TypeError("not a key")  # no row has such a key
+        for v in value:
+            if type(v) not in _SCALARS:
+                raise TypeError("not a key")
         return frozenset(value)
+    if isinstance(value, (dict, Table)) or callable(value):
+        raise TypeError("not a key")
     if isinstance(value, Decimal):
         return value.normalize()
     return value
@@ -98,7 +137,11 @@ class Table:
             return default
 
     def lookup(self, key: Any) -> dict[str, Any]:
-        k = self.normalise(key)
+        try:
+            k = self.normalise(key)
+        except TypeError:
+            raise EvalFailure(f"table `{self.name}` has no row for {type_name(key)} (a key is a number, a text "
+                              f"or a set of them)") from None
         try:
             return self.rows[k]
         except (KeyError, TypeError):
@@ -143,19 +186,41 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [to_plain(v) for v in value]
     if isinstance(value, frozenset):
-        return sorted(to_plain(v) for v in value)
+        return sorted((to_plain(v) for v in value), key=_set_order)
     return value
 
 
-def equal(a: Any, b: Any) -> bool:
-    """The rule language's `==`: values of different kinds are never equal (1 is not true)."""
+def _set_order(v: Any) -> tuple[str, Any]:
+    """Sets hold scalars; a set of several kinds lists them kind by kind."""
+    return (type_name(v), v)
+
+
+def equal(a: Any, b: Any, ev: Any = None) -> bool:
+    """The rule language's `==`: values of different kinds are never equal (1 is not true).
+
+    With an evaluation `ev`, each list or record compared costs a step per item (`dsl/limits.py`)."""
     if type(a) is type(b):
         if isinstance(a, tuple):
-            return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+            if a is b:
+                return True
+            if len(a) != len(b):
+                return False
+            if ev is not None:
+                ev.charge(1 + 3 * len(a))
+            return all(equal(x, y, ev) for x, y in zip(a, b))
         if isinstance(a, dict):
-            return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+            if a is b:
+                return True
+            if ev is not None:
+                ev.charge(1 + 3 * len(a))
+            return a.keys() == b.keys() and all(equal(a[k], b[k], ev) for k in a)
         return a == b
     if isinstance(a, (tuple, frozenset)) and isinstance(b, (tuple, frozenset)):
+        if ev is not None:
+            ev.charge(len(a) + len(b))
+        # Sets hold scalars only: a list holding anything else is never equal to one.
+        if not (all(type(x) in _SCALARS for x in a) and all(type(x) in _SCALARS for x in b)):
+            return False
         return frozenset(a) == frozenset(b)
     return False
 

@@ -3,6 +3,11 @@
 Each worker process compiles the year once; records are scored in chunks, in
 input order. Output goes to a temporary file that is renamed only when the
 batch is complete, so a final name never holds a partial result.
+
+The part file (`.NAME.part`) has a sidecar, `.NAME.part.meta`, recording what it
+belongs to: the input's sha256, the format (and CSV columns), the year and the
+rules' fingerprint; `--resume` refuses a part file written for anything else.
+On SIGTERM the workers are stopped and the part file is kept for `--resume`.
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ import functools
 import io
 import json
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
+from mips_rules.engine.outputs import USAGE, OutputError, check_output, commit, sha256_file, write_error, write_file
 
 CHUNK = 200
+DASK_CONNECT_TIMEOUT = 5  # seconds to reach the Dask scheduler before giving up
 
 # Per-process state: the compiled year, loaded once per worker.
 _WORKER: dict[str, Any] = {}
@@ -48,7 +58,11 @@ def init_worker(year: int, rules: str | None) -> None:
     """Load and compile the year once in this process."""
     from mips_rules.engine.year import load_year
 
-    _WORKER["year"] = load_year(year, Path(rules) if rules else None)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: a worker just stops
+    loaded = load_year(year, Path(rules) if rules else None)
+    _WORKER["year"] = loaded
+    _WORKER["csv_fields"] = csv_fields(year_categories(loaded))
 
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
@@ -92,7 +106,7 @@ def format_result(result: dict[str, Any], fmt: str) -> str:
 
     if fmt == "csv":
         out = io.StringIO()
-        csv.DictWriter(out, fieldnames=CSV_FIELDS).writerow(
+        csv.DictWriter(out, fieldnames=_WORKER.get("csv_fields") or CSV_FIELDS).writerow(
             {k: (format_number(v) if isinstance(v, Decimal) else v) for k, v in csv_row(result).items()})
         return out.getvalue()
     return to_json(result, indent=None)
@@ -103,9 +117,29 @@ def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, 
     return [(format_result(r, fmt), "error" in r) for r in score_chunk(chunk)]
 
 
-CSV_FIELDS = ["id", "line", "performance_year", "rules_fingerprint", "final_score", "quality_score", "quality_weight", "cost_score",
-              "cost_weight", "ia_score", "ia_weight", "pi_score", "pi_weight", "adjustment_applies",
-              "adjustment_direction", "adjustment_percent", "error"]
+def csv_fields(categories: Iterable[str]) -> list[str]:
+    """The CSV columns for a year's categories (in the year's report order)."""
+    return (["id", "line", "performance_year", "rules_fingerprint", "final_score"]
+            + [f"{c}_{k}" for c in categories for k in ("score", "weight")]
+            + ["adjustment_applies", "adjustment_direction", "adjustment_percent", "error"])
+
+
+CSV_FIELDS = csv_fields(("quality", "cost", "ia", "pi"))  # 2023 and 2024; other years: csv_fields(year_categories(y))
+
+
+def year_categories(year: Any) -> tuple[str, ...]:
+    """The year's performance categories in report order: its `categories` definition, as reports use it."""
+    from mips_rules.dsl.values import to_plain
+    from mips_rules.engine.context import Context
+    from mips_rules.engine.scoring import evaluate
+
+    try:
+        return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value("categories")))
+    except RulesError:
+        item = year.data.items.get("program", {}).get("categories")
+        if item is not None:
+            return tuple(str(c) for c in item.value)
+        raise
 
 
 def csv_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -127,25 +161,75 @@ def part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.part")
 
 
+def meta_path(target: Path) -> Path:
+    """What the part file belongs to (input sha256, format, year, rules), checked by --resume."""
+    return target.with_name(f".{target.name}.part.meta")
+
+
+def _short(digest: Any) -> str:
+    return str(digest)[:12] + "…" if isinstance(digest, str) and len(digest) > 12 else str(digest)
+
+
+def _check_resumable(part: Path, meta: Path, identity: dict[str, Any]) -> None:
+    """Refuse to continue a part file written for another input, format, year or rules."""
+    again = "remove it (and its .meta) or run without --resume to start over"
+    try:
+        recorded = json.loads(meta.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError(f"--resume: {part} has no record of the input it was written for ({meta.name} is "
+                          f"missing); {again}", USAGE) from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"--resume: cannot read {meta}: {exc}; {again}", USAGE) from None
+    if not isinstance(recorded, dict):
+        raise OutputError(f"--resume: {meta} is not a part-file record; {again}", USAGE)
+    if recorded.get("input_sha256") != identity["input_sha256"]:
+        raise OutputError(f"--resume: {part} was written for another input ({recorded.get('input', '?')}, sha256 "
+                          f"{_short(recorded.get('input_sha256'))}), not {identity['input']} (sha256 "
+                          f"{_short(identity['input_sha256'])}); {again}", USAGE)
+    if recorded.get("format") != identity["format"]:
+        raise OutputError(f"--resume: {part} was written as {recorded.get('format')}, not {identity['format']}; "
+                          f"{again}", USAGE)
+    if recorded.get("columns") != identity["columns"]:
+        raise OutputError(f"--resume: {part} has other CSV columns than the {identity['year']} rules give; {again}",
+                          USAGE)
+    if recorded.get("year") != identity["year"] or recorded.get("rules_fingerprint") != identity["rules_fingerprint"]:
+        raise OutputError(f"--resume: {part} was scored with other rules ({recorded.get('year')}, fingerprint "
+                          f"{_short(recorded.get('rules_fingerprint'))}), not {identity['year']} (fingerprint "
+                          f"{_short(identity['rules_fingerprint'])}); {again}", USAGE)
+
+
 class Writer:
     """Writes results to `.NAME.part` beside the target; `commit` renames it into place.
 
-    On an interruption the part file stays (never under the final name) so that `--resume`
-    can continue from the records already written.
+    The target must be a regular file or a new path, and not the input. `.NAME.part.meta` records
+    what the part file belongs to. On an interruption the part file stays (never under the final
+    name) so that `--resume` can continue from the records already written — for the same input,
+    format, year and rules only.
     """
 
-    def __init__(self, target: Path, fmt: str, *, resume: bool = False):
-        self.target = target
+    def __init__(self, target: Path, fmt: str, *, resume: bool = False, input_path: Path | None = None,
+                 year: Any = None):
+        self.target = check_output(target, [input_path])
         self.fmt = fmt
         self.tmp = part_path(target)
+        self.meta = meta_path(target)
+        check_output(self.tmp, [input_path], what="part file")
+        check_output(self.meta, [input_path], what="part file record")
+        identity = part_record(input_path, fmt, year)
+        self.columns = identity["columns"] or CSV_FIELDS
         self.done = 0
-        if resume and self.tmp.exists():
-            self.done = _complete_records(self.tmp, fmt)
-            self.handle = open(self.tmp, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        else:
-            self.handle = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        if fmt == "csv" and self.handle.tell() == 0:
-            csv.DictWriter(self.handle, fieldnames=CSV_FIELDS).writeheader()
+        try:
+            if resume and self.tmp.exists():
+                _check_resumable(self.tmp, self.meta, identity)
+                self.done = _complete_records(self.tmp, fmt)
+                self.handle = _open_part(self.tmp, append=True)
+            else:
+                write_file(self.meta, json.dumps(identity, indent=1) + "\n")
+                self.handle = _open_part(self.tmp, append=False)
+            if fmt == "csv" and self.handle.tell() == 0:
+                csv.DictWriter(self.handle, fieldnames=self.columns).writeheader()
+        except OSError as exc:
+            raise write_error(self.tmp, exc) from None
 
     def write(self, line: str) -> None:
         self.handle.write(line)
@@ -154,14 +238,54 @@ class Writer:
         self.handle.flush()
 
     def commit(self) -> None:
-        self.handle.close()
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.target)
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            commit(self.tmp, self.target)
+        except OSError as exc:
+            raise write_error(self.target, exc) from None
+        self.meta.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Keep what is complete for --resume; never leave anything under the final name."""
-        self.handle.flush()
-        self.handle.close()
+        if self.handle.closed:
+            return
+        try:
+            self.handle.flush()
+        except OSError:
+            pass  # a full disk: what was written is whole lines or cut off by --resume
+        finally:
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+
+
+def part_record(input_path: Path | None, fmt: str, year: Any) -> dict[str, Any]:
+    """What a part file belongs to, as its `.meta` records it."""
+    columns = csv_fields(year_categories(year)) if year is not None else CSV_FIELDS
+    return {"input": str(input_path) if input_path is not None else None,
+            "input_sha256": _input_digest(input_path),
+            "format": fmt, "columns": columns if fmt == "csv" else None,
+            "year": getattr(year, "performance_year", None),
+            "rules_fingerprint": getattr(year, "fingerprint", None)}
+
+
+def _input_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _open_part(path: Path, *, append: bool) -> Any:
+    """The part file, never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
+    return open(fd, "a" if append else "w", encoding="utf-8", newline="")  # noqa: SIM115
 
 
 def _complete_records(path: Path, fmt: str) -> int:
@@ -210,20 +334,52 @@ def _in_order(executor: Any, fn: Callable[..., Any], parts: Iterable[Any], windo
         yield pending.popleft().result()
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: the batch stops, its workers are stopped, the part file is kept for --resume."""
+
+
+@contextmanager
+def sigterm_stops_the_batch() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (in the main thread) instead of killing the
+    process outright, so that the workers are stopped and the part file is left whole."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the clean stop finish
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _load(year: int, rules: Path | None) -> Any:
+    from mips_rules.engine.year import load_year
+
+    return load_year(year, rules)
+
+
 def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None = None,
               fmt: str = "jsonl", workers: int | None = None, resume: bool = False,
               progress: Callable[[int], None] | None = None) -> BatchStats:
     """Score every line with a pool of processes (or in this process when workers == 1).
 
     A worker that dies (killed, out of memory) stops the batch with an error; the part file
-    keeps every record written so far.
+    keeps every record written so far. Any interruption (Ctrl-C, SIGTERM under
+    `sigterm_stops_the_batch`) stops the workers and keeps the part file.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    if workers is not None and workers < 1:
+        raise OutputError(f"--workers: must be 1 or more, got {workers}", USAGE)
     stats = BatchStats()
-    writer = Writer(output, fmt, resume=resume)
+    writer = Writer(output, fmt, resume=resume, input_path=input_path, year=_load(year, rules))
     stats.resumed = writer.done
     init_args = (year, str(rules) if rules else None)
     try:
@@ -236,17 +392,45 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
             else:
                 n = workers or os.cpu_count() or 1
                 ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-                with ProcessPoolExecutor(n, mp_context=ctx, initializer=init_worker, initargs=init_args) as pool:
-                    try:
-                        _drain(_in_order(pool, work, parts, 4 * n), writer, stats, progress)
-                    except BrokenProcessPool:
-                        raise RulesError("a worker process died; the records written so far are kept in "
-                                         f"{writer.tmp} — run again with --resume to continue") from None
+                pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=init_worker, initargs=init_args)
+                try:
+                    _drain(_in_order(pool, work, parts, 4 * n), writer, stats, progress)
+                except BrokenProcessPool:
+                    _stop(pool)
+                    raise RulesError("a worker process died; the records written so far are kept in "
+                                     f"{writer.tmp} — run again with --resume to continue") from None
+                except BaseException:
+                    _stop(pool)
+                    raise
+                pool.shutdown()
         writer.commit()
+    except OSError as exc:
+        writer.abort()
+        raise OutputError(f"{exc.filename or writer.tmp}: {exc.strerror or exc}; the records written so far are "
+                          f"kept in {writer.tmp}") from None
     except BaseException:
         writer.abort()
         raise
     return stats
+
+
+def _stop(pool: Any) -> None:
+    """Stop a process pool now: terminate its workers, drop what is queued, wait for them to exit."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        try:
+            proc.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        try:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
 
 
 def _drain(results: Iterable[list[tuple[str, bool]]], writer: Writer, stats: BatchStats,
@@ -265,23 +449,38 @@ def _drain(results: Iterable[list[tuple[str, bool]]], writer: Writer, stats: Bat
 def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules: Path | None = None,
              fmt: str = "jsonl", resume: bool = False,
              progress: Callable[[int], None] | None = None) -> BatchStats:
-    """The same batch on a Dask distributed cluster; each worker compiles the year once."""
+    """The same batch on a Dask distributed cluster; each worker compiles the year once.
+
+    A scheduler that cannot be reached within DASK_CONNECT_TIMEOUT seconds is an error (nothing written)."""
     try:
         from dask.distributed import Client
     except ImportError:
         raise RulesError("the Dask engine needs the `dask` extra: pip install 'mips-rules[dask]'") from None
-    stats = BatchStats()
-    writer = Writer(output, fmt, resume=resume)
-    stats.resumed = writer.done
-    init_args = (year, str(rules) if rules else None)
+    loaded = _load(year, rules)
+    check_output(output, [input_path])
     try:
-        with Client(scheduler) as client, open(input_path, encoding="utf-8", errors="replace") as lines:
-            parts = numbered_chunks(_skip(lines, writer.done))
-            _drain(_in_order(_DaskSubmitter(client, init_args, fmt), None, parts, 16), writer, stats, progress)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        detail = str(exc).strip() or type(exc).__name__
+        raise RulesError(f"cannot reach the Dask scheduler at {scheduler} within {DASK_CONNECT_TIMEOUT} s: "
+                         f"{detail}") from None
+    stats = BatchStats()
+    with client:
+        writer = Writer(output, fmt, resume=resume, input_path=input_path, year=loaded)
+        stats.resumed = writer.done
+        init_args = (year, str(rules) if rules else None)
+        try:
+            with open(input_path, encoding="utf-8", errors="replace") as lines:
+                parts = numbered_chunks(_skip(lines, writer.done))
+                _drain(_in_order(_DaskSubmitter(client, init_args, fmt), None, parts, 16), writer, stats, progress)
+            writer.commit()
+        except OSError as exc:
+            writer.abort()
+            raise OutputError(f"{exc.filename or writer.tmp}: {exc.strerror or exc}; the records written so far "
+                              f"are kept in {writer.tmp}") from None
+        except BaseException:
+            writer.abort()
+            raise
     return stats
 
 

@@ -6,9 +6,10 @@ Heavy imports happen inside the commands so that `rulesctl --help` stays fast.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -56,11 +57,28 @@ def _load_rules_arg(arg: str, rules: Optional[Path]):
 
 
 def _fail(exc: Exception, code: int = 1) -> None:
+    """Print an error on stderr and exit non-zero (an OutputError carries its own exit code)."""
     from mips_rules.dsl.errors import RulesError
 
     text = exc.render() if isinstance(exc, RulesError) else str(exc)
-    typer.echo(text, err=True)
+    code = max(code, getattr(exc, "exit_code", 0) or 0)  # diff's errors stay 2 (1 means "they differ")
+    try:
+        typer.echo(text, err=True)
+    except OSError:
+        pass  # stderr itself is gone: the exit code still says it
     raise typer.Exit(code)
+
+
+@contextmanager
+def _stdout(code: int = 1) -> Iterator[None]:
+    """Print to standard output; a closed pipe or a full disk is an error message and exit `code`."""
+    from mips_rules.engine.outputs import OutputError, stdout_guard
+
+    try:
+        with stdout_guard():
+            yield
+    except OutputError as exc:
+        _fail(exc, code)
 
 
 @app.command()
@@ -77,21 +95,22 @@ def check(year: Optional[str] = typer.Argument(None, help="The year to check (de
         _fail(exc)
         return
     failed = False
-    for target in targets:
-        try:
-            loaded = load_year(None, target)
-        except RulesError as exc:
-            typer.echo(exc.render(), err=True)
-            typer.echo(f"{target}: FAILED ({len(exc.diagnostics)} problem(s))", err=True)
-            failed = True
-            continue
-        for w in loaded.warnings:
-            typer.echo(w.render(), err=True)
-        items = len(loaded.data.all_items())
-        typer.echo(f"{loaded.performance_year} ({target}): ok — {len(loaded.definitions)} definitions, "
-                   f"{items} data items, loaded in {loaded.load_seconds * 1000:.0f} ms"
-                   + (f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""))
-        typer.echo(f"  fingerprint {loaded.fingerprint}")
+    with _stdout():
+        for target in targets:
+            try:
+                loaded = load_year(None, target)
+            except RulesError as exc:
+                typer.echo(exc.render(), err=True)
+                typer.echo(f"{target}: FAILED ({len(exc.diagnostics)} problem(s))", err=True)
+                failed = True
+                continue
+            for w in loaded.warnings:
+                typer.echo(w.render(), err=True)
+            items = len(loaded.data.all_items())
+            typer.echo(f"{loaded.performance_year} ({target}): ok — {len(loaded.definitions)} definitions, "
+                       f"{items} data items, loaded in {loaded.load_seconds * 1000:.0f} ms"
+                       + (f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""))
+            typer.echo(f"  fingerprint {loaded.fingerprint}")
     if failed:
         raise typer.Exit(1)
 
@@ -114,9 +133,13 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
     from mips_rules.engine.render import print_table, to_json, to_markdown
     from mips_rules.engine.scoring import score as score_submission
     from mips_rules.engine.submission import load_submission
+    from mips_rules.engine.outputs import check_output
     from mips_rules.engine.year import load_year
 
+    inputs = (submission, context)
     try:
+        if output is not None:
+            check_output(output, inputs)  # refuse a bad -o before any work
         sub = load_submission(submission)
         ctx = load_context(context)
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
@@ -145,16 +168,27 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
 
         text = report_html(loaded, report, explanation)
     else:
+        import io
+
         from rich.console import Console
 
-        console = Console(file=open(output, "w", encoding="utf-8") if output else None)  # noqa: SIM115
-        print_table(report, console)
-        if explanation is not None:
-            from mips_rules.engine.explain import as_text
+        def table(console: Console) -> None:
+            print_table(report, console)
+            if explanation is not None:
+                from mips_rules.engine.explain import as_text
 
-            console.print(as_text(loaded, explanation), markup=False, highlight=False)
-        return
-    _emit(text, output)
+                console.print(as_text(loaded, explanation), markup=False, highlight=False)
+
+        if output is None:
+            from mips_rules.engine.outputs import stdout_console
+
+            with _stdout():
+                table(stdout_console())
+            return
+        buffer = io.StringIO()
+        table(Console(file=buffer))
+        text = buffer.getvalue()
+    _emit(text, output, inputs)
 
 
 @app.command()
@@ -176,12 +210,13 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
         _fail(exc)
         return
     chosen = loaded_reports[index]
-    if format is ReportFormat.json:
-        sys.stdout.write(to_json({"chosen": str(reports[index]), "index": index, "reason": reason,
-                                  "entity": chosen["entity"], "final_score": chosen["final_score"],
-                                  "payment_adjustment": chosen.get("payment_adjustment")}))
-    else:
-        typer.echo(f"{reports[index]}: {chosen['entity']['type']}, final score {chosen['final_score']} — {reason}")
+    with _stdout():
+        if format is ReportFormat.json:
+            sys.stdout.write(to_json({"chosen": str(reports[index]), "index": index, "reason": reason,
+                                      "entity": chosen["entity"], "final_score": chosen["final_score"],
+                                      "payment_adjustment": chosen.get("payment_adjustment")}))
+        else:
+            typer.echo(f"{reports[index]}: {chosen['entity']['type']}, final score {chosen['final_score']} — {reason}")
 
 
 @app.command()
@@ -202,16 +237,17 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
     except RulesError as exc:
         _fail(exc, 2)
         return
-    if format is ReportFormat.json:
-        sys.stdout.write(to_json_text(result))
-    elif format is ReportFormat.markdown:
-        sys.stdout.write(diff_md(result))
-    elif format is ReportFormat.html:
-        sys.stdout.write(to_html(result))
-    else:
-        from rich.console import Console
+    with _stdout(2):  # 1 means "they differ": an error is 2
+        if format is ReportFormat.json:
+            sys.stdout.write(to_json_text(result))
+        elif format is ReportFormat.markdown:
+            sys.stdout.write(diff_md(result))
+        elif format is ReportFormat.html:
+            sys.stdout.write(to_html(result))
+        else:
+            from mips_rules.engine.outputs import stdout_console
 
-        print_diff(result, Console())
+            print_diff(result, stdout_console())
     raise typer.Exit(0 if result.same else 1)
 
 
@@ -241,19 +277,22 @@ def new_year_command(year: int = typer.Argument(..., help="The year to create (o
             raise RulesError(Diagnostic("give the year to copy: --from YEAR (or --review to review a copy)"))
         else:
             dest = new_year(root, year, source)
-            typer.echo(f"created {dest} from {source}: every value is marked `carried_over: true` until reviewed; "
-                       f"`rulesctl check {year}` lists them, `rulesctl diff {source} {year}` shows what you edit")
+            with _stdout():
+                typer.echo(f"created {dest}, which extends {source}: add to it only what changes (an item or "
+                           f"definition there replaces the inherited one); `rulesctl show PATH --year {year}` says "
+                           f"where a value comes from, `rulesctl diff {source} {year}` shows what you changed")
     except RulesError as exc:
         _fail(exc)
         return
     notes = [w.message for w in review_folder(dest)] + rule_test_notes(dest, year)
-    if notes:
-        typer.echo(f"{'to' if review else 'also to'} review in {year} (copied from {source}; {MARKER} in the folder "
-                   "records what it was copied from: delete it when the review is done):")
-        for note in notes:
-            typer.echo(f"  - {note}")
-    elif review:
-        typer.echo(f"{year}: nothing left to review from {source}; delete {dest / MARKER}")
+    with _stdout():
+        if notes:
+            typer.echo(f"{'to' if review else 'also to'} review in {year} (copied from {source}; {MARKER} in the "
+                       "folder records what it was copied from: delete it when the review is done):")
+            for note in notes:
+                typer.echo(f"  - {note}")
+        elif review:
+            typer.echo(f"{year}: nothing left to review from {source}; delete {dest / MARKER}")
     if review and notes:
         raise typer.Exit(1)
 
@@ -275,11 +314,13 @@ def show(path: Optional[str] = typer.Argument(None, help="A data path (quality.c
         chosen = year if year is not None else (available_years(root) or [None])[-1]
         loaded = load_year(chosen, rules)
         if unconfirmed:
-            typer.echo(unconfirmed_items(loaded))
-            return
-        if not path:
+            text = unconfirmed_items(loaded)
+        elif not path:
             raise RulesError("give a PATH or --unconfirmed")
-        typer.echo(describe(loaded, path))
+        else:
+            text = describe(loaded, path)
+        with _stdout():
+            typer.echo(text)
     except RulesError as exc:
         _fail(exc)
 
@@ -289,7 +330,6 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
                                                                   "(default: every year's tests)."),
                  rules: Optional[Path] = RulesOption) -> None:
     """Run the rule tests (YAML cases in rules/<year>/tests/); exit 1 if any fails."""
-    from rich.console import Console
     from rich.table import Table
 
     from mips_rules.dsl.errors import RulesError
@@ -308,28 +348,34 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
     except RulesError as exc:
         _fail(exc)
         return
+    from rich.markup import escape
+    from rich.text import Text
+
+    from mips_rules.engine.outputs import stdout_console
+
     files = [f for folder in folders for f in test_files(folder)]
     results = run_files(files, rules)
-    console = Console()
-    for r in results:
-        short = Path(r.file).parent.parent.name + "/" + Path(r.file).name
-        if r.ok:
-            console.print(f"[green]pass[/green]  {short}  {r.name}", highlight=False, soft_wrap=True)
-            continue
-        console.print(f"[red]FAIL[/red]  {short}  {r.name}", highlight=False, soft_wrap=True)
-        if r.error:
-            console.print(r.error, markup=False, highlight=False)
-            continue
-        detail = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
-        for col in ("      check", "expected", "actual"):
-            detail.add_column(col, overflow="fold")
-        for c in r.checks:
-            if not c.ok:
-                actual = c.actual if isinstance(c.actual, str) else value_text(c.actual)
-                detail.add_row(f"      {c.path}", value_text(c.expected), actual)
-        console.print(detail)
-    failed = sum(1 for r in results if not r.ok)
-    typer.echo(f"{len(results) - failed} passed, {failed} failed")
+    console = stdout_console()
+    with _stdout():
+        for r in results:
+            short = escape(Path(r.file).parent.parent.name + "/" + Path(r.file).name)
+            if r.ok:
+                console.print(f"[green]pass[/green]  {short}  {escape(r.name)}", highlight=False, soft_wrap=True)
+                continue
+            console.print(f"[red]FAIL[/red]  {short}  {escape(r.name)}", highlight=False, soft_wrap=True)
+            if r.error:
+                console.print(r.error, markup=False, highlight=False)
+                continue
+            detail = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
+            for col in ("      check", "expected", "actual"):
+                detail.add_column(col, overflow="fold")
+            for c in r.checks:
+                if not c.ok:
+                    actual = c.actual if isinstance(c.actual, str) else value_text(c.actual)
+                    detail.add_row(Text(f"      {c.path}"), Text(value_text(c.expected)), Text(actual))
+            console.print(detail)
+        failed = sum(1 for r in results if not r.ok)
+        typer.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed or not results:
         raise typer.Exit(1)
 
@@ -352,15 +398,20 @@ def synth(year: int = typer.Option(..., "--year", "-y", help="The performance ye
           rules: Optional[Path] = RulesOption) -> None:
     """Write a synthetic population drawn from the year's reference data."""
     from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.outputs import check_output
     from mips_rules.engine.synth import write_population
     from mips_rules.engine.year import load_year
 
+    if n < 0:
+        _fail(RulesError(f"--n: must be 0 or more, got {n}"), 2)
     try:
+        check_output(output)  # refuse a bad -o before any work
         write_population(load_year(year, rules), n, seed, output)
     except RulesError as exc:
         _fail(exc)
         return
-    typer.echo(f"wrote {n} records to {output}")
+    with _stdout():
+        typer.echo(f"wrote {n} records to {output}")
 
 
 @app.command()
@@ -376,43 +427,52 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
                                                               "already written.")) -> None:
     """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.batch import count_lines, run_dask, run_local
+    from mips_rules.engine.batch import Terminated, count_lines, part_path, run_dask, run_local, sigterm_stops_the_batch
+    from mips_rules.engine.outputs import check_output
     from mips_rules.engine.year import load_year
 
+    if workers is not None and workers < 1:
+        _fail(RulesError(f"--workers: must be 1 or more, got {workers}"), 2)
+    if engine is Engine.dask and not scheduler:
+        _fail(RulesError("--engine dask needs --scheduler ADDRESS"), 2)
     if not input.is_file():
-        _fail(RulesError(f"input not found: {input}"))
+        _fail(RulesError(f"input not found: {input}" if not input.exists() else f"input is not a file: {input}"))
     try:
+        check_output(output, [input])  # refuse a bad -o (a device, a link, the input …) before any work
         load_year(year, rules)  # fail fast, in this process, on broken rules
     except RulesError as exc:
         _fail(exc)
         return
     progress = None
     bar = None
-    if sys.stderr.isatty():
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        task = bar.add_task("scoring", total=count_lines(input))
-        bar.start()
-        progress = lambda k: bar.advance(task, k)  # noqa: E731
+    kept = (f"{part_path(output)} keeps the records written so far; run again with --resume to continue")
     try:
-        if engine is Engine.dask:
-            if not scheduler:
-                _fail(RulesError("--engine dask needs --scheduler ADDRESS"))
-            stats = run_dask(input, output, year, scheduler, rules=rules, fmt=format.value,
-                             resume=resume, progress=progress)
-        else:
-            stats = run_local(input, output, year, rules=rules, fmt=format.value,
-                              workers=workers, resume=resume, progress=progress)
+        with sigterm_stops_the_batch():
+            if sys.stderr.isatty():
+                from rich.progress import Progress
+
+                bar = Progress(transient=True)
+                task = bar.add_task("scoring", total=count_lines(input))
+                bar.start()
+                progress = lambda k: bar.advance(task, k)  # noqa: E731
+            if engine is Engine.dask:
+                stats = run_dask(input, output, year, scheduler, rules=rules, fmt=format.value,
+                                 resume=resume, progress=progress)
+            else:
+                stats = run_local(input, output, year, rules=rules, fmt=format.value,
+                                  workers=workers, resume=resume, progress=progress)
     except RulesError as exc:
         _fail(exc)
         return
+    except OSError as exc:  # reading the input
+        _fail(RulesError(f"cannot read {exc.filename or input}: {exc.strerror or exc}"))
+        return
     except KeyboardInterrupt:
-        from mips_rules.engine.batch import part_path
-
-        typer.echo(f"interrupted: {part_path(output)} keeps the records written so far; "
-                   "run again with --resume to continue", err=True)
-        raise typer.Exit(130)
+        _fail(RulesError(f"interrupted: {kept}"), 130)
+        return
+    except Terminated:
+        _fail(RulesError(f"terminated (SIGTERM): the workers were stopped; {kept}"), 143)
+        return
     finally:
         if bar is not None:
             bar.stop()
@@ -436,13 +496,17 @@ def plot_payment_adjustment(years: list[str] = typer.Argument(..., help="Years o
     from mips_rules.dsl.errors import RulesError
     from mips_rules.engine.plot import adjustment_curve, svg_chart
 
+    from mips_rules.engine.outputs import check_output
+
     try:
+        check_output(output)  # refuse a bad -o before any work
         curves = [(arg, adjustment_curve(_load_rules_arg(arg, rules))) for arg in years]
     except RulesError as exc:
         _fail(exc)
         return
     _emit(svg_chart(curves), output)
-    typer.echo(f"wrote {output}")
+    with _stdout():
+        typer.echo(f"wrote {output}")
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Reference data from CMS's published files.")
@@ -501,11 +565,13 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
         _fail(exc)
         return
     except OSError as exc:
-        _fail(RulesError(f"cannot import: {exc.strerror or exc}"))
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _fail(RulesError(f"cannot import: {where}{exc.strerror or exc}; nothing was imported"))
         return
-    for name, n in result.counts().items():
-        typer.echo(f"{name}: {n} rows")
-    typer.echo(f"imported CMS's {year} reference data into {folder} ({', '.join(sorted(files))})")
+    with _stdout():
+        for name, n in result.counts().items():
+            typer.echo(f"{name}: {n} rows")
+        typer.echo(f"imported CMS's {year} reference data into {folder} ({', '.join(sorted(files))})")
 
 
 def _explanation(year, scored, query: str):
@@ -522,23 +588,15 @@ def _explanation(year, scored, query: str):
     return found
 
 
-def _emit(text: str, output: Optional[Path]) -> None:
-    """stdout, or a file written through a temporary file and renamed: never half-written."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    import os
-    import tempfile
+def _emit(text: str, output: Optional[Path], inputs: tuple = (), code: int = 1) -> None:
+    """stdout, or a file written through a temporary file and renamed: never half-written; only a
+    regular file or a new path is replaced, never one of the inputs. Any failure: a message, exit non-zero."""
+    from mips_rules.engine.outputs import OutputError, emit
 
-    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        emit(text, output, inputs=inputs)
+    except OutputError as exc:
+        _fail(exc, code)
 
 
 def normalise_argv(argv: list[str]) -> list[str]:

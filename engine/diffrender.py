@@ -99,22 +99,27 @@ def to_json_text(d: YearDiff) -> str:
 
 
 def print_table(d: YearDiff, console: Any) -> None:
+    """The diff on the terminal (rich); rule paths, values, sources and labels are never read as markup."""
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
+    old_label, new_label = escape(str(d.old_label)), escape(str(d.new_label))
     if d.same:
-        console.print(f"Rules {d.old_label} and {d.new_label}: no differences.")
+        console.print(f"Rules {old_label} and {new_label}: no differences.")
         return
     for group, changes in _grouped(d):
-        table = Table(title=f"{group}: {d.old_label} → {d.new_label}", title_justify="left", show_lines=False)
-        for col in ("rule path", "change", d.old_label, d.new_label, "source"):
+        table = Table(title=f"{escape(str(group))}: {old_label} → {new_label}", title_justify="left",
+                      show_lines=False)
+        for col in ("rule path", "change", old_label, new_label, "source"):
             table.add_column(col, overflow="fold")
         for c in changes:
             old, new = _old_new(c)
-            table.add_row(c.path, c.kind, old, new, _source(c))
+            table.add_row(*(Text(str(v)) for v in (c.path, c.kind, old, new, _source(c))))
         console.print(table)
         for c in changes:
             if c.text_diff:
-                console.print(f"[bold]{c.path}[/bold]")
+                console.print(f"[bold]{escape(str(c.path))}[/bold]")
                 console.print(c.text_diff, markup=False, highlight=False)
     if d.reference:
         console.print("[bold]Reference data[/bold]")
@@ -122,11 +127,11 @@ def print_table(d: YearDiff, console: Any) -> None:
             console.print(f"  {line}", markup=False)
         rows = _changed_rows(d)
         if rows:
-            table = Table(title=f"reference rows changed: {d.old_label} → {d.new_label}", title_justify="left")
-            for col in ("row", "field", d.old_label, d.new_label):
+            table = Table(title=f"reference rows changed: {old_label} → {new_label}", title_justify="left")
+            for col in ("row", "field", old_label, new_label):
                 table.add_column(col, overflow="fold")
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(str(v)) for v in row))
             console.print(table)
 
 

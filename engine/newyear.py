@@ -10,6 +10,7 @@ Delete `.new-year` when the review is done."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -26,52 +27,59 @@ MARKER = ".new-year"  # not *.yaml / *.json: the loader must not read it as data
 REFERENCE_NAMESPACES = ("measures", "benchmarks")  # as engine/diff.py: CMS's inventories and benchmarks
 
 
-def _mark_file(path: Path, set_values: dict[str, int]) -> None:
-    """Insert `carried_over: true` under each item (keeping comments and layout); set given values."""
-    doc = load_yaml(path)
-    if not isinstance(doc.data, dict):
-        return
-    lines = path.read_text(encoding="utf-8").split("\n")
-    inserts: dict[int, str] = {}
-    for name, item in doc.data.items():
-        if not isinstance(item, dict):
-            continue
-        key_line = doc.where((name,)).line  # 1-based line of `name:`
-        if name in set_values and "value" in item:
-            value_line = doc.where((name, "value")).line - 1
-            lines[value_line] = re.sub(r"(value:\s*)\S+", rf"\g<1>{set_values[name]}", lines[value_line], count=1)
-            if name == "performance_year":
-                continue  # the one value the new year is defined by
-        if not item.get("carried_over"):
-            inserts[key_line] = CARRIED
-    for line_no in sorted(inserts, reverse=True):
-        lines.insert(line_no, inserts[line_no])
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 def new_year(root: Path, year: int, source_year: int) -> Path:
-    """Copy `root/<source_year>` to `root/<year>`; nothing is written unless the whole copy succeeds."""
+    """Make `root/<year>`, a folder that extends `root/<source_year>` and holds only what changes: its
+    `year.yaml` (`extends:`) and a `program.yaml` with the new performance and payment years (the payment
+    year marked `carried_over` for review). Everything else is inherited until the analyst overrides it;
+    `rulesctl show PATH --year <year>` says where each value comes from. Nothing is written unless the
+    whole folder is made; the new folder must be a new path (never over a file, a link or a folder); any
+    OS error is a RulesError naming the path, with nothing left behind."""
     src, dest = root / str(source_year), root / str(year)
     if not src.is_dir():
         raise RulesError(Diagnostic(f"no rules for {source_year} in {root}"))
-    if dest.exists():
-        raise RulesError(Diagnostic(f"{dest} already exists; remove it or pick another year"))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{year}-", dir=root))
+    if os.path.lexists(dest):
+        what = "" if dest.is_dir() and not dest.is_symlink() else " (and is not a folder)"
+        raise RulesError(Diagnostic(f"{dest} already exists{what}; remove it or pick another year"))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{year}-", dir=root))
+    except OSError as exc:
+        raise RulesError(Diagnostic(f"cannot create {dest}: {exc.strerror or exc}")) from None
     try:
         work = tmp / str(year)
-        shutil.copytree(src, work)
-        program = load_yaml(work / "program.yaml").data or {}
-        offset = 0
-        if isinstance(program.get("payment_year"), dict) and isinstance(program.get("performance_year"), dict):
-            offset = int(program["payment_year"]["value"]) - int(program["performance_year"]["value"])
-        for path in sorted(work.glob("*.yaml")):
-            values = {"performance_year": year, "payment_year": year + offset} if path.name == "program.yaml" else {}
-            _mark_file(path, values)
+        (work / "tests").mkdir(parents=True)
+        offset = _payment_offset(src)
+        (work / "year.yaml").write_text(
+            f"# The {year} performance year: the {source_year} year with the changes in this folder (made by\n"
+            f"# `rulesctl new-year`). Add each changed item or definition here, with its source.\n"
+            f"extends: {source_year}\n", encoding="utf-8")
+        (work / "program.yaml").write_text(
+            f"# {year} changes to the program values; every other item is inherited from {source_year}.\n\n"
+            f"performance_year:\n  value: {year}\n"
+            f"  source: \"set by rulesctl new-year: cite the {year} final rule\"\n\n"
+            f"payment_year:\n  value: {year + offset}\n{CARRIED}\n"
+            f"  note: payment year = performance year + {offset}, as in {source_year}\n"
+            f"  source: \"set by rulesctl new-year: cite the {year} final rule\"\n", encoding="utf-8")
         _write_marker(work, src, year, source_year)
+        if os.path.lexists(dest):  # made meanwhile: never replace it
+            raise RulesError(Diagnostic(f"{dest} already exists; remove it or pick another year"))
         work.rename(dest)
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        raise RulesError(Diagnostic(f"cannot create {dest}: {exc.strerror or exc}{where}")) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _payment_offset(src: Path) -> int:
+    """Payment year − performance year in the source year (2 for MIPS), from its effective data."""
+    try:
+        from mips_rules.engine.year import load_year
+
+        ns = load_year(None, src).namespaces()["program"]
+        return int(ns["payment_year"]) - int(ns["performance_year"])
+    except (RulesError, KeyError, TypeError, ValueError):
+        return 2
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,11 +118,11 @@ def reference_fields(data: Any) -> dict[str, dict[str, list[str]]]:
 
 
 def _write_marker(work: Path, src: Path, year: int, source_year: int) -> None:
-    from mips_rules.engine.yeardata import load_data_dir
+    from mips_rules.engine.year import load_year
 
     try:
-        fields = reference_fields(load_data_dir(src))
-    except DataError:
+        fields = reference_fields(load_year(None, src).data)  # the effective data, inherited rows too
+    except RulesError:
         fields = {}  # the source does not load: `rulesctl check` reports that; nothing to compare with
     text = json.dumps({"from": source_year, "year": year, "reference_fields": fields}, indent=1, sort_keys=True)
     (work / MARKER).write_text(text + "\n", encoding="utf-8")
@@ -223,17 +231,27 @@ def review_folder(folder: Path) -> list[Diagnostic]:
     from mips_rules.dsl.parser import parse_file
     from mips_rules.engine.yeardata import YearData, load_data_dir
 
+    from mips_rules.engine.year import default_rules_root
+    from mips_rules.engine.yearlayers import chain
+
     folder = Path(folder)
     try:
-        data = load_data_dir(folder)
-    except DataError:
-        data = YearData()
+        layers = [layer.folder for layer in chain(folder, default_rules_root())]
+    except RulesError:
+        layers = [folder]
+    data: YearData | None = None
     definitions: dict[str, Any] = {}
-    for path in sorted(folder.glob("*.rules")):
+    for layer in layers:  # the effective year: inherited items and definitions too
         try:
-            definitions.update((d.name, d) for d in parse_file(path))
-        except RulesError:
-            continue
+            data = load_data_dir(layer, data)
+        except DataError:
+            data = data or YearData()
+        for path in sorted(layer.glob("*.rules")):
+            try:
+                definitions.update((d.name, d) for d in parse_file(path))
+            except RulesError:
+                continue
+    data = data or YearData()
     carried = [f"{ns}.{it.name}" for ns, items in sorted(data.items.items()) for it in items.values()
                if it.carried_over]
     out = []

@@ -540,27 +540,49 @@ def staged_copy(folder: Path, files: dict[str, str], into: Path) -> Path:
 
 
 def install(folder: Path, files: dict[str, str]) -> list[Path]:
-    """Write each file atomically (a temporary file, then rename), then remove the subsets they replace."""
+    """Write each file atomically, then remove the subsets they replace (engine/outputs).
+
+    Every target is checked first (a regular file or a new path in the year folder), then every file
+    is written to a synced temporary file, and only then are they renamed into place: a refused
+    target or an OS error (permissions, a full disk) leaves the folder as it was, as an OutputError."""
     import os
     import tempfile
 
-    written = []
-    for name, text in sorted(files.items()):
-        target = folder / name
-        if target.exists() and (target.is_symlink() or not target.is_file()):
-            raise DataError(Diagnostic(f"refusing to replace {target}: not a regular file"))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+    from mips_rules.engine.outputs import check_output, commit, write_error
+
+    targets = {name: check_output(folder / name) for name in sorted(files)}
+    staged: dict[str, Path] = {}
+    try:
+        for name, target in targets.items():
+            try:
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
+            except OSError as exc:
+                raise write_error(target, exc) from None
+            staged[name] = Path(tmp)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(files[name])
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                raise write_error(target, exc) from None
+        written = []
+        for name, target in targets.items():
+            try:
+                commit(staged[name], target)
+            except OSError as exc:
+                raise write_error(target, exc) from None
+            del staged[name]
+            written.append(target)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
     for name in files:
         old = folder / SUPERSEDED.get(name, "")
         if name in SUPERSEDED and old.is_file() and not old.is_symlink():
-            old.unlink()
+            try:
+                old.unlink()
+            except OSError as exc:
+                raise DataError(Diagnostic(f"imported {', '.join(sorted(files))} but cannot remove the subset "
+                                           f"{old} they replace: {exc.strerror or exc}; remove it by hand")) from None
     return written

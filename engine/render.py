@@ -157,37 +157,44 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 def print_table(report: dict[str, Any], console: Any) -> None:
-    """A readable table on the terminal (rich)."""
+    """A readable table on the terminal (rich). Text from the inputs or the rules (measure IDs,
+    reasons, category names …) is never read as rich markup."""
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"MIPS {report['performance_year']} — {report['reporting_option']}", title_justify="left")
+    def cells(row: list[str]) -> list[Text]:
+        return [Text(str(v)) for v in row]
+
+    table = Table(title=escape(f"MIPS {report['performance_year']} — {report['reporting_option']}"),
+                  title_justify="left")
     table.add_column("Category")
     table.add_column("Score", justify="right")
     table.add_column("Weight", justify="right")
     table.add_column("Points", justify="right")
     table.add_column("Reweighted")
     for row in category_rows(report):
-        table.add_row(*row)
+        table.add_row(*cells(row))
     table.add_section()
-    table.add_row("Complex patient bonus", "", "", _two_places(report["complex_patient_bonus"]), "")
-    table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{_two_places(report['final_score'])}[/bold]", "")
+    table.add_row("Complex patient bonus", "", "", escape(_two_places(report["complex_patient_bonus"])), "")
+    table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{escape(_two_places(report['final_score']))}[/bold]", "")
     console.print(table)
     if report.get("final_score_reason"):
-        console.print(f"Final score: {escape(report['final_score_reason'])}")
+        console.print(f"Final score: {escape(str(report['final_score_reason']))}")
     for c, cat in report["categories"].items():
         if cat.get("reason"):
-            console.print(f"{escape(CATEGORY_TITLES.get(c, c))}: {escape(cat['reason'])}")
+            console.print(f"{escape(CATEGORY_TITLES.get(c, str(c)))}: {escape(str(cat['reason']))}")
     for c, cat in report["categories"].items():
         if cat.get("measures"):
             columns, rows = detail_table(cat)
-            detail = Table(title=f"{CATEGORY_TITLES.get(c, c)} detail", title_justify="left")
+            detail = Table(title=escape(f"{CATEGORY_TITLES.get(c, c)} detail"), title_justify="left")
             for col in columns:
-                detail.add_column(col, justify="right" if col in ("Rate", "Complete", "Points", "Max points") else "left",
+                detail.add_column(escape(col),
+                                  justify="right" if col in ("Rate", "Complete", "Points", "Max points") else "left",
                                   no_wrap=col not in ("Why", "Reason"))
             for row in rows:
-                detail.add_row(*row)
+                detail.add_row(*cells(row))
             console.print(detail)
-    console.print(f"Payment adjustment: {_adjustment_text(report)}")
-    console.print(f"[dim]Scored by the {report['performance_year']} rules, fingerprint "
-                  f"{escape(report['rules_fingerprint'])}[/dim]")
+    console.print(f"Payment adjustment: {escape(_adjustment_text(report))}")
+    console.print(f"[dim]Scored by the {escape(str(report['performance_year']))} rules, fingerprint "
+                  f"{escape(str(report['rules_fingerprint']))}[/dim]")

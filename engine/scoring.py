@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mips_rules.dsl.compiler import Evaluation
-from mips_rules.dsl.errors import Diagnostic, InputError
-from mips_rules.dsl.values import to_plain, to_value
+from mips_rules.dsl.errors import Diagnostic, EvaluationError, InputError
+from mips_rules.dsl.limits import MAX_REPORT_ITEMS
+from mips_rules.dsl.values import EvalFailure, to_plain_bounded, to_value, type_name
 from mips_rules.engine.context import Context
 from mips_rules.engine.submission import Submission
 from mips_rules.engine.year import Year
@@ -21,12 +22,30 @@ class Scored:
     evaluation: Evaluation
 
 
-def evaluate(year: Year, submission: Submission | None, context: Context, *, trace: bool = False) -> Evaluation:
+def evaluate(year: Year, submission: Submission | None, context: Context, *, trace: bool = False,
+             fast: bool | None = None, max_steps: int | None = None) -> Evaluation:
+    """An evaluation of the year's rules for one submission. `fast=False` runs the closure interpreter
+    (the differential tests compare both paths); `max_steps` overrides the step budget (`dsl/limits.py`)."""
     inputs = {
         "submission": to_value(submission.to_record()) if submission is not None else to_value(_empty_submission()),
         "context": to_value(context.to_record()),
     }
-    return year.rules.evaluate(inputs, trace=trace)
+    return year.rules.evaluate(inputs, trace=trace, fast=fast, max_steps=max_steps)
+
+
+def _rule_error(year: Year, name: str, message: str) -> EvaluationError:
+    """A contract definition whose value the report cannot use: a rule error at the definition."""
+    d = year.definitions.get(name)
+    return EvaluationError(Diagnostic(f"`{name}` {message}", d.loc if d is not None else None))
+
+
+def _names(year: Year, name: str, value: Any, what: str) -> Any:
+    if value is None and name == "rejections":
+        return ()
+    if not isinstance(value, (tuple, frozenset)) or not all(isinstance(c, str) for c in value):
+        got = type_name(value) if not isinstance(value, (tuple, frozenset)) else "a list holding other values"
+        raise _rule_error(year, name, f"must be a list of {what} (texts), got {got}")
+    return value
 
 
 def _empty_submission() -> dict[str, Any]:
@@ -45,7 +64,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
               "npi": submission.nationalProviderIdentifier if submission is not None else None,
               "entity_id": submission.entityId if submission is not None else None}
     categories: dict[str, Any] = {}
-    for c in ev.value("categories"):
+    for c in _names(year, "categories", ev.value("categories"), "category names"):
         categories[c] = {
             "score": ev.call("category_score", (c,)),
             "weight": ev.call("category_weight", (c,)),
@@ -60,7 +79,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         measures = ev.call("category_measures", (c,))
         if measures is not None:
             categories[c]["measures"] = measures
-    rejections = ev.value("rejections")
+    rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
     if rejections:
         raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
     report = {
@@ -81,7 +100,10 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
             "percent": ev.value("payment_adjustment_percent"),
         },
     }
-    return to_plain(report)
+    try:
+        return to_plain_bounded(report, MAX_REPORT_ITEMS)
+    except EvalFailure as exc:
+        raise EvaluationError(Diagnostic(f"the report cannot be built: {exc}")) from None
 
 
 def _present(key: str, value: Any) -> dict[str, Any]:
@@ -107,9 +129,9 @@ def check_inventory(year: Year, submission: Submission) -> None:
 
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
-          trace: bool = False, detail: bool = True) -> Scored:
+          trace: bool = False, detail: bool = True, fast: bool | None = None, max_steps: int | None = None) -> Scored:
     context = (context if context is not None else Context()).for_submission(submission)
     if submission is not None:
         check_inventory(year, submission)
-    ev = evaluate(year, submission, context, trace=trace)
+    ev = evaluate(year, submission, context, trace=trace, fast=fast, max_steps=max_steps)
     return Scored(build_report(year, ev, context, submission, detail=detail), ev)

@@ -169,19 +169,12 @@ class Synthesizer:
 
 
 def write_population(year: Year, n: int, seed: int, output: Path) -> int:
-    """Write n records as JSONL (temporary file, then rename)."""
-    import os
-    import tempfile
+    """Write n records as JSONL, whole or not at all (engine/outputs: temporary file, fsync, rename;
+    only over a regular file or a new path). An OS error is an OutputError naming the file."""
+    from mips_rules.engine.outputs import atomic_file
 
     synth = Synthesizer(year, seed)
-    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for record in synth.records(n):
-                out.write(json.dumps(record, separators=(",", ":")) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(output) as out:
+        for record in synth.records(n):
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
     return n

@@ -173,11 +173,174 @@ def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_populat
     assert not part_path(out).exists()
 
 
+def _write_part(out, data, input_path, fmt="jsonl", year=2024, rules=None):
+    """A part file as an interrupted batch leaves it, with the record of what it belongs to."""
+    from mips_rules.engine.batch import meta_path, part_path, part_record
+    from mips_rules.engine.year import load_year
+
+    part_path(out).write_bytes(data)
+    meta_path(out).write_text(json.dumps(part_record(input_path, fmt, load_year(year, rules))))
+
+
 def test_resume_cuts_a_half_written_line(big_population, straight_run, tmp_path):
+    out = tmp_path / "out.jsonl"
+    lines = straight_run.split(b"\n")
+    _write_part(out, b"\n".join(lines[:100]) + b"\n" + lines[100][:20], big_population)  # a torn last line
+    runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume", "--workers", "1"])
+    assert out.read_bytes() == straight_run
+
+
+def test_sigterm_stops_the_workers_keeps_the_part_file_and_resume_finishes(big_population, straight_run, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from mips_rules.engine.batch import meta_path, part_path
+
+    out = tmp_path / "out.jsonl"
+    proc = _start_batch(big_population, out, "--workers", "2")
+    _wait_for_part(out, proc, 400)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert workers, "no worker processes found"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "--resume" in err and "Traceback" not in err
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(int(pid)) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_alive(int(pid)) for pid in workers), "a worker outlived the batch"
+    assert not out.exists()
+    part = part_path(out).read_bytes()
+    assert part.endswith(b"\n") and 0 < part.count(b"\n") < 3000
+    assert straight_run.startswith(part)  # whole records, in order, nothing torn
+    assert meta_path(out).exists()
+    resumed = runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume",
+                                  "--workers", "2"])
+    written = part.count(b"\n")
+    assert f"resumed after {written} records" in resumed.output
+    assert out.read_bytes() == straight_run  # no record scored twice, none lost
+    assert not part_path(out).exists() and not meta_path(out).exists()
+
+
+def _alive(pid):
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def test_resume_refuses_a_part_file_of_another_input(population, big_population, straight_run, tmp_path):
+    out = tmp_path / "out.jsonl"
+    lines = straight_run.split(b"\n")
+    _write_part(out, b"\n".join(lines[:100]) + b"\n", big_population)
+    result = runner.invoke(app, ["batch", str(population), "--year", "2024", "-o", str(out), "--resume",
+                                 "--workers", "1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "was written for another input" in result.output and str(big_population) in result.output
+    assert not out.exists()
+    from mips_rules.engine.batch import part_path
+
+    assert part_path(out).read_bytes() == b"\n".join(lines[:100]) + b"\n"  # left as it was
+
+
+def test_resume_refuses_csv_over_a_jsonl_part_file(big_population, straight_run, tmp_path):
+    out = tmp_path / "out.csv"
+    lines = straight_run.split(b"\n")
+    _write_part(out, b"\n".join(lines[:50]) + b"\n", big_population, fmt="jsonl")
+    result = runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume",
+                                 "--format", "csv", "--workers", "1"])
+    assert result.exit_code == 2 and "was written as jsonl, not csv" in result.output
+    assert not out.exists()
+
+
+def test_resume_refuses_a_part_file_with_no_record(big_population, straight_run, tmp_path):
     from mips_rules.engine.batch import part_path
 
     out = tmp_path / "out.jsonl"
-    lines = straight_run.split(b"\n")
-    part_path(out).write_bytes(b"\n".join(lines[:100]) + b"\n" + lines[100][:20])  # a torn last line
-    runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume", "--workers", "1"])
-    assert out.read_bytes() == straight_run
+    part_path(out).write_bytes(straight_run.split(b"\n", 1)[0] + b"\n")  # a part file of an older version
+    result = runner.invoke(app, ["batch", str(big_population), "--year", "2024", "-o", str(out), "--resume",
+                                 "--workers", "1"])
+    assert result.exit_code == 2 and "has no record of the input it was written for" in result.output
+
+
+def test_batch_refuses_to_overwrite_its_input(population, tmp_path):
+    import os
+
+    copy = tmp_path / "pop.jsonl"
+    copy.write_bytes(population.read_bytes())
+    link = tmp_path / "hard.jsonl"
+    os.link(copy, link)
+    for target in (copy, tmp_path / "." / "pop.jsonl", link):
+        result = runner.invoke(app, ["batch", str(copy), "--year", "2024", "-o", str(target), "--workers", "1"])
+        assert result.exit_code == 2, result.output
+        assert "it is also an input" in result.output and "Traceback" not in result.output
+    assert copy.read_bytes() == population.read_bytes()
+    assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("workers", ["-2", "0"])
+def test_workers_must_be_positive(population, tmp_path, workers):
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", str(population), "--year", "2024", "-o", str(out), "--workers", workers])
+    assert result.exit_code == 2 and f"--workers: must be 1 or more, got {workers}" in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())
+
+
+def test_an_unreachable_dask_scheduler_fails_fast(population, tmp_path):
+    import time
+
+    pytest.importorskip("dask.distributed")
+    from mips_rules.engine.batch import DASK_CONNECT_TIMEOUT
+
+    out = tmp_path / "out.jsonl"
+    start = time.monotonic()
+    result = runner.invoke(app, ["batch", str(population), "--year", "2024", "-o", str(out), "--engine", "dask",
+                                 "--scheduler", "tcp://127.0.0.1:1"])
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
+    assert elapsed < DASK_CONNECT_TIMEOUT + 15
+    assert not list(tmp_path.iterdir())  # nothing written, not even a part file
+
+
+def test_csv_columns_follow_the_years_categories(year_copy, tmp_path):
+    folder = year_copy(2023, edits={"program.yaml": [("value: [quality, cost, ia, pi]", "value: [pi, ia, quality, cost]")]})
+    pop, out = tmp_path / "pop.jsonl", tmp_path / "out.csv"
+    assert runner.invoke(app, ["synth", "--year", "2023", "--n", "20", "--rules", str(folder), "-o", str(pop)]).exit_code == 0
+    result = runner.invoke(app, ["batch", str(pop), "--year", "2023", "--rules", str(folder), "-o", str(out),
+                                 "--format", "csv", "--workers", "1"])
+    assert result.exit_code in (0, 1), result.output
+    header = out.read_text().splitlines()[0]
+    assert header.startswith("id,line,performance_year,rules_fingerprint,final_score,pi_score,pi_weight,ia_score,"
+                             "ia_weight,quality_score,quality_weight,cost_score,cost_weight,adjustment_applies")
+
+
+def test_csv_rows_of_a_year_with_other_categories():
+    import csv
+    import io
+
+    from mips_rules.engine import batch
+
+    fields = batch.csv_fields(("quality", "ia", "equity"))
+    assert fields[5:11] == ["quality_score", "quality_weight", "ia_score", "ia_weight", "equity_score",
+                            "equity_weight"]
+    result = {"id": "x", "performance_year": 2030, "rules_fingerprint": "f", "final_score": 80,
+              "categories": {c: {"score": 80, "weight": w} for c, w in (("quality", 50), ("ia", 20), ("equity", 30))},
+              "payment_adjustment": {"applies": True, "direction": "positive", "percent": 1}}
+    saved = dict(batch._WORKER)
+    try:
+        batch._WORKER["csv_fields"] = fields
+        line = batch.format_result(result, "csv")
+    finally:
+        batch._WORKER.clear()
+        batch._WORKER.update(saved)
+    row = next(csv.DictReader(io.StringIO(",".join(fields) + "\r\n" + line)))
+    assert row["equity_weight"] == "30" and row["ia_score"] == "80"

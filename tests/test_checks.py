@@ -23,7 +23,7 @@ def only(diags, fragment):
 def test_shipped_years_load(year_2023, year_2024):
     assert year_2023.performance_year == 2023
     assert year_2024.performance_year == 2024
-    assert year_2024.load_seconds < 1.0
+    # How long loading takes is measured in benchmarks/bench.py, not asserted here.
 
 
 def test_undefined_name_with_did_you_mean(year_copy):

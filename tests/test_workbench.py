@@ -124,14 +124,15 @@ def test_new_year_show_and_check(tmp_path):
     shutil.copytree(RULES / "2024", root / "2024")
     result = invoke("new-year", "2025", "--from", "2024", "--rules", str(root))
     assert result.exit_code == 0, result.output
+    assert (root / "2025" / "year.yaml").read_text().count("extends: 2024") == 1
     check = invoke("check", "2025", "--rules", str(root))
     assert check.exit_code == 0
-    assert "carried over" in check.output and "warning" in check.output
+    assert "carried over" in check.output and "warning" in check.output  # the payment year, set by new-year
     shown = invoke("show", "quality.case_minimum", "--year", "2025", "--rules", str(root))
-    assert "value: 20 cases" in shown.output and "carried over from another year" in shown.output
-    # An analyst reviews one value: the diff shows exactly that edit.
-    quality = root / "2025" / "quality.yaml"
-    quality.write_text(quality.read_text().replace("  value: 75\n  unit: percent", "  value: 80\n  unit: percent"))
+    assert "value: 20 cases" in shown.output and "inherited from 2023" in " ".join(shown.output.split())
+    # An analyst changes one value: the diff shows exactly that edit.
+    (root / "2025" / "quality.yaml").write_text(
+        'data_completeness_threshold:\n  value: 80\n  unit: percent\n  source: "a 2025 draft"\n')
     diff = json.loads(invoke("diff", "2024", "2025", "--rules", str(root), "--format", "json").stdout)
     assert {(c["path"], str(c["old"]), str(c["new"])) for c in diff["changes"]} == {
         ("program.payment_year", "2026", "2027"), ("quality.data_completeness_threshold", "75", "80")}

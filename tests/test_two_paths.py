@@ -1,0 +1,328 @@
+"""One truth for both execution paths: the generated Python (`dsl/codegen.py`, the fast path) and
+the closure interpreter (`dsl/compiler.py`, used for explanations and exact error locations) must
+give the same value — or the same error — for every input.
+
+Compared here, report value by report value, exactly: every rule test case (rules/*/tests/*.yaml),
+every example in examples/, 10,000 synthetic records per year, and random well-formed expressions
+(hypothesis). A failure inside generated code is never hidden: it is an error with its location.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mips_rules.dsl.checker import check
+from mips_rules.dsl.compiler import Compiler
+from mips_rules.dsl.errors import EvaluationError, RuleCheckError, RulesError
+from mips_rules.dsl.parser import parse_rules
+from mips_rules.engine import scoring
+from mips_rules.engine.context import load_context, parse_context
+from mips_rules.engine.submission import load_submission, parse_submission
+
+from conftest import EXAMPLES, RULES
+
+YEARS = (2023, 2024)
+SYNTHETIC = int(os.environ.get("TWO_PATHS_RECORDS", "10000"))
+
+
+def _outcome(year, sub, ctx, *, fast: bool, detail: bool = True):
+    """The report, or the error (class and message) — what one path gives."""
+    try:
+        return ("report", scoring.score(year, sub, ctx, fast=fast, detail=detail).report)
+    except RulesError as exc:
+        return (type(exc).__name__, exc.render())
+
+
+def _both_outcomes(year, sub, ctx):
+    """Both paths' outcomes, from the same inputs (converted once: `scoring.score` does the same per path)."""
+    context = ctx.for_submission(sub)
+    try:
+        scoring.check_inventory(year, sub)
+    except RulesError as exc:
+        refused = (type(exc).__name__, exc.render())
+        return refused, refused
+    inputs = scoring.evaluate(year, sub, context).inputs
+    out = []
+    for fast in (True, False):
+        ev = year.rules.evaluate(inputs, fast=fast)
+        try:
+            out.append(("report", scoring.build_report(year, ev, context, sub)))
+        except RulesError as exc:
+            out.append((type(exc).__name__, exc.render()))
+    return out
+
+
+def _same(year, sub, ctx, *, detail: bool = True):
+    fast = _outcome(year, sub, ctx, fast=True, detail=detail)
+    slow = _outcome(year, sub, ctx, fast=False, detail=detail)
+    assert _exact(fast) == _exact(slow), "the generated code and the interpreter disagree"
+    return fast
+
+
+def _exact(value):
+    """Decimals compared with their exponent too (2.50 is not 2.5 in a report)."""
+    if isinstance(value, Decimal):
+        return ("decimal", str(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_exact(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The rule tests' cases and the examples
+# ---------------------------------------------------------------------------
+
+def test_every_rule_test_case_scores_the_same_both_ways(monkeypatch):
+    from mips_rules.engine.ruletests import load_cases, run_case
+
+    compared = []
+    real = scoring.score
+
+    def both(year, sub, ctx=None, **kwargs):
+        fast = _outcome_of(real, year, sub, ctx, True)
+        slow = _outcome_of(real, year, sub, ctx, False)
+        assert _exact(fast[0]) == _exact(slow[0]), "the generated code and the interpreter disagree"
+        compared.append(1)
+        if fast[1] is not None:
+            raise fast[1]
+        return fast[2]
+
+    monkeypatch.setattr(scoring, "score", both)
+    files = sorted(p for y in YEARS for p in (RULES / str(y) / "tests").glob("*.yaml"))
+    assert files
+    for f in files:
+        for case in load_cases(f):
+            run_case(case, f)
+    assert len(compared) >= 20
+
+
+def _outcome_of(real, year, sub, ctx, fast):
+    try:
+        scored = real(year, sub, ctx, fast=fast)
+        return ("report", scored.report), None, scored
+    except RulesError as exc:
+        return (type(exc).__name__, exc.render()), exc, None
+
+
+def _examples():
+    pairs = []
+    for sub_path in sorted(EXAMPLES.glob("*.json")):
+        year = sub_path.name.split("-", 1)[0]
+        if not year.isdigit() or int(year) not in YEARS:
+            continue
+        stem = sub_path.stem
+        kind = stem.split("-")[1]
+        ctx_path = next(p for p in (EXAMPLES / f"{stem}-context.yaml", EXAMPLES / f"{stem}.yaml",
+                                    EXAMPLES / f"{year}-{kind}-context.yaml", EXAMPLES / f"{year}-context.yaml")
+                        if p.exists())
+        pairs.append((int(year), sub_path, ctx_path))
+    return pairs
+
+
+@pytest.mark.parametrize("year_n, sub_path, ctx_path", _examples(), ids=lambda v: getattr(v, "name", str(v)))
+def test_every_example_scores_the_same_both_ways(year_n, sub_path, ctx_path, year_2023, year_2024):
+    year = {2023: year_2023, 2024: year_2024}[year_n]
+    sub = load_submission(sub_path)
+    ctx = load_context(ctx_path)
+    kind, _ = _same(year, sub, ctx)
+    assert kind == "report"
+    _same(year, sub, ctx, detail=False)
+
+
+def test_the_examples_are_all_compared():
+    assert len(_examples()) >= 7
+
+
+# ---------------------------------------------------------------------------
+# Synthetic populations
+# ---------------------------------------------------------------------------
+
+_POOL_YEAR = None  # the year a forked worker compares (set before the pool forks)
+
+
+def _compare_records(records):
+    """In a worker: (compared, scored, first disagreement or None) for these records."""
+    compared = scored = 0
+    for record in records:
+        try:
+            sub = parse_submission(record["submission"])
+            ctx = parse_context(record["context"])
+        except RulesError:
+            continue  # refused before the rules run: nothing for the two paths to differ on
+        fast, slow = _both_outcomes(_POOL_YEAR, sub, ctx)
+        if _exact(fast) != _exact(slow):
+            return compared, scored, {"id": record.get("id"), "fast": repr(fast)[:2000], "slow": repr(slow)[:2000]}
+        compared += 1
+        scored += fast[0] == "report"
+    return compared, scored, None
+
+
+@pytest.mark.parametrize("year_n", YEARS)
+def test_synthetic_records_score_the_same_both_ways(year_n, year_2023, year_2024):
+    """10,000 records per year, every report value (with each category's reasons and measure detail).
+    The interpreter is about three times slower than the generated code, so the records are compared
+    in forked worker processes, one per core."""
+    import multiprocessing
+
+    from mips_rules.engine.synth import Synthesizer
+
+    global _POOL_YEAR
+    _POOL_YEAR = {2023: year_2023, 2024: year_2024}[year_n]
+    records = list(Synthesizer(_POOL_YEAR, 12).records(SYNTHETIC))
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    chunks = [records[i::workers] for i in range(workers)]
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_compare_records, chunks)
+    else:
+        results = [_compare_records(c) for c in chunks]
+    disagreements = [r[2] for r in results if r[2] is not None]
+    assert not disagreements, f"the generated code and the interpreter disagree: {disagreements[0]}"
+    compared = sum(r[0] for r in results)
+    scored = sum(r[1] for r in results)
+    assert compared >= SYNTHETIC * 0.9 and scored >= compared * 0.9
+
+
+# ---------------------------------------------------------------------------
+# Random well-formed expressions
+# ---------------------------------------------------------------------------
+
+DATA = {"program": {"k": Decimal(3), "names": ("a", "b"), "t": "x"}}
+INPUTS = {"submission": None, "context": None}
+CONTEXT = {"n": Decimal("2.5"), "xs": (Decimal(1), Decimal(2), Decimal(3)), "r": {"a": Decimal(1), "b": "t"},
+           "s": "text"}
+
+NAMES = ["a", "b", "c"]
+
+
+def _exprs(depth: int, scope: tuple[str, ...]):
+    leaf = st.one_of(
+        st.decimals(min_value=-1000, max_value=1000, places=2).map(lambda d: str(abs(d)) if d >= 0 else f"(-{abs(d)})"),
+        st.sampled_from(['"a"', '"b"', '""', "true", "false", "none", "program.k", "program.names", "program.t",
+                         "context.n", "context.xs", "context.r", "context.s", "[]", "{}"]),
+        *([st.sampled_from(scope)] if scope else []),
+    )
+    if depth <= 0:
+        return leaf
+    sub = _exprs(depth - 1, scope)
+
+    def with_var(build):
+        return st.sampled_from(NAMES).flatmap(lambda v: build(v, _exprs(depth - 1, scope + (v,))))
+
+    return st.one_of(
+        leaf,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/", "==", "!=", "<", "<=", ">", ">=", "and", "or", "in",
+                                        "not in"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        sub.map(lambda e: f"(not {e})"),
+        sub.map(lambda e: f"(-{e})"),
+        st.lists(sub, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), sub), max_size=3, unique_by=lambda t: t[0])
+        .map(lambda fs: "{" + ", ".join(f"{k}: {v}" for k, v in fs) + "}"),
+        st.tuples(sub, sub, sub).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+        with_var(lambda v, body: sub.map(lambda val: f"(let {v} = {val}; ").flatmap(
+            lambda head: body.map(lambda b: f"{head}{b})"))),
+        st.tuples(st.sampled_from(["map", "filter", "count", "sum", "any", "all", "find", "sort", "index_by",
+                                   "group_by"]), sub).flatmap(
+            lambda t: with_var(lambda v, body: body.map(lambda b: f"{t[0]}({t[1]}, {v} -> {b})"))),
+        st.tuples(st.sampled_from(["first", "set", "distinct", "flatten", "keys", "text", "type_of", "length",
+                                   "abs", "round_half_up", "concat_text", "min", "max"]), sub)
+        .map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(st.sampled_from(["concat", "coalesce", "get", "has", "merge", "take", "contains_text",
+                                   "round_half_up"]), sub, sub).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        st.tuples(sub, sub).map(lambda t: f"{t[0]}[{t[1]}]"),
+        st.tuples(sub, st.sampled_from(["a", "b", "k", "n"])).map(lambda t: f"{t[0]}.{t[1]}"),
+    )
+
+
+def _both_ways(text: str):
+    """(value or error class) on the fast path and the closure path; None when the checker refuses it."""
+    try:
+        defs = parse_rules(text, "fuzz.rules")
+    except RulesError:
+        return None
+    result = check(defs, DATA, INPUTS, require_source=False)
+    if result.diagnostics:
+        return None
+    rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("fuzz")
+    assert rules.fast_values is not None
+    out = []
+    for fast in (True, False):
+        ev = rules.evaluate({"submission": {}, "context": CONTEXT}, fast=fast, max_steps=200_000)
+        try:
+            out.append(("value", _exact(ev.value("x")), ev.steps_used))
+        except EvaluationError as exc:
+            out.append(("error", type(exc).__name__, _first_line(exc)))
+    return out
+
+
+def _first_line(exc: RulesError) -> str:
+    # Messages agree except that the closures may name the failing operation, the fast path its definition.
+    return exc.diagnostics[0].message.split(":")[0].split(",")[0]
+
+
+@settings(max_examples=int(os.environ.get("TWO_PATHS_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_exprs(3, ()))
+def test_random_expressions_give_the_same_value_or_error_both_ways(expr):
+    got = _both_ways(f"x = {expr}\n")
+    if got is None:
+        return
+    fast, slow = got
+    assert fast == slow, f"x = {expr}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("x = map([1, 2, 3], a -> a * 2)", ("value", [("decimal", "2"), ("decimal", "4"), ("decimal", "6")])),
+    ("x = {a: 1} in [{a: 1}]", ("value", True)),
+    ('x = index_by(context.xs, a -> text(a))["2"]', ("value", ("decimal", "2"))),
+    ("x = context.xs[5]", ("error", "EvaluationError")),
+    ('x = sum(filter(context.xs, a -> a > 1), a -> a) / (context.n - context.n)', ("error", "EvaluationError")),
+])
+def test_known_expressions_both_ways(text, expected):
+    fast, slow = _both_ways(text)
+    assert fast == slow
+    assert fast[: len(expected)] == expected
+
+
+def test_a_failure_in_generated_code_is_an_error_with_its_location_never_a_fallback(monkeypatch):
+    """If the generated code fails where the interpreter does not, the evaluation says so (no silent fallback)."""
+    defs = parse_rules("y = 1\nx = y + 1\n", "two.rules")
+    rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("two")
+
+    def broken(ev):
+        raise TypeError("boom")
+
+    rules.fast_values["x"] = broken
+    with pytest.raises(EvaluationError) as err:
+        rules.evaluate({"submission": {}, "context": {}}).value("x")
+    text = err.value.render()
+    assert "the two execution paths disagree" in text and "two.rules:2:1" in text and "in `x`" in text
+    # The closures alone give the value.
+    assert rules.evaluate({"submission": {}, "context": {}}, fast=False).value("x") == 2
+
+
+def test_a_long_chain_of_definitions_scores_and_explains():
+    """`d0 = 1`, `d1 = d0 + 1`, … 250 (and 2,000) deep: the same value on both paths and with tracing."""
+    for n in (250, 2000):
+        text = "d0 = 1\n" + "".join(f"d{i} = d{i - 1} + 1\n" for i in range(1, n))
+        defs = parse_rules(text, "chain.rules")
+        rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("chain")
+        for kwargs in ({}, {"fast": False}, {"trace": True}):
+            ev = rules.evaluate({"submission": {}, "context": {}}, **kwargs)
+            assert ev.value(f"d{n - 1}") == n
+        entry = ev.trace[0]
+        depth = 0
+        while entry.uses:  # the explanation is the whole chain, each definition using the one before
+            assert [u.name for u in entry.uses] == [f"d{n - 2 - depth}"]
+            entry = entry.uses[0]
+            depth += 1
+        assert depth == n - 1
