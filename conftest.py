@@ -18,7 +18,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 class RuleTestFile(pytest.File):
     def collect(self):
-        from mips_rules.engine.ruletests import load_cases
+        from mips_rules.engine.workbench.rule_tests import load_cases
 
         for case in load_cases(self.path):
             yield RuleTestItem.from_parent(self, name=case.name, case=case)
@@ -30,7 +30,7 @@ class RuleTestItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from mips_rules.engine.ruletests import run_case
+        from mips_rules.engine.workbench.rule_tests import run_case
 
         result = run_case(self.case, self.path)
         if result.error:

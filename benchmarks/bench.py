@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.reference_2024 import Reference, Rejected, score_record  # noqa: E402
 from mips_rules.dsl.errors import RulesError  # noqa: E402
-from mips_rules.engine.batch import run_local  # noqa: E402
-from mips_rules.engine.context import parse_context  # noqa: E402
-from mips_rules.engine.scoring import score  # noqa: E402
-from mips_rules.engine.submission import parse_submission  # noqa: E402
-from mips_rules.engine.synth import Synthesizer, write_population  # noqa: E402
-from mips_rules.engine.year import load_year  # noqa: E402
+from mips_rules.engine.populations.batch import run_local  # noqa: E402
+from mips_rules.engine.inputs.context import parse_context  # noqa: E402
+from mips_rules.engine.scoring.score import score  # noqa: E402
+from mips_rules.engine.inputs.submission import parse_submission  # noqa: E402
+from mips_rules.engine.populations.synth import Synthesizer, write_population  # noqa: E402
+from mips_rules.engine.years.loader import load_year  # noqa: E402
 
 
 def main() -> None:

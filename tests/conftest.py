@@ -22,14 +22,14 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mips-rules-test-cache-")
 
 @pytest.fixture(scope="session")
 def year_2023():
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     return load_year(2023, RULES)
 
 
 @pytest.fixture(scope="session")
 def year_2024():
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     return load_year(2024, RULES)
 
@@ -37,7 +37,7 @@ def year_2024():
 def copy_whole(folder: Path, target: Path) -> Path:
     """A complete copy of a year: a year that extends another is written out whole (flatten_year),
     so that tests can edit any of its files."""
-    from mips_rules.engine.yearflatten import flatten_year
+    from mips_rules.engine.years.flatten import flatten_year
 
     if (folder / "year.yaml").exists():
         return flatten_year(folder, target)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mips_rules.dsl.errors import DataError, InputError, RuleCheckError, RuleSyntaxError, RulesError
-from mips_rules.engine.cli import app
+from mips_rules.engine.cli.commands import app
 
 from conftest import EXAMPLES, RULES, copy_whole
 
@@ -104,7 +104,7 @@ def _apply(folder: Path, name: str, edit) -> None:
 
 @pytest.mark.parametrize("case, file, edit, error, fragment", RULE_CASES, ids=[c[0] for c in RULE_CASES])
 def test_bad_rule_files(tmp_path, case, file, edit, error, fragment):
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     folder = tmp_path / "2024"
     copy_whole(RULES / "2024", folder)
@@ -164,10 +164,10 @@ INPUT_CASES = [
 
 @pytest.mark.parametrize("case, submission, context, fragment", INPUT_CASES, ids=[c[0] for c in INPUT_CASES])
 def test_bad_submissions_and_contexts(tmp_path, case, submission, context, fragment):
-    from mips_rules.engine.context import load_context, resolve_performance_year
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.submission import load_submission
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.inputs.context import load_context, resolve_performance_year
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.inputs.submission import load_submission
+    from mips_rules.engine.years.loader import load_year
 
     sub_path = tmp_path / "submission.json"
     sub_path.write_text(submission)

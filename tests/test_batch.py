@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from mips_rules.engine.batch import read_results
-from mips_rules.engine.cli import app
+from mips_rules.engine.populations.batch import read_results
+from mips_rules.engine.cli.commands import app
 
 from conftest import RULES
 
@@ -74,7 +74,7 @@ def test_csv_output(population, tmp_path):
                         "--workers", "1"])
     header, first = out.read_text().splitlines()[:2]
     assert header.startswith("id,line,performance_year,rules_fingerprint,final_score,quality_score")
-    from mips_rules.engine.year import fingerprint
+    from mips_rules.engine.years.loader import fingerprint
 
     assert first.startswith(f"S2024-0000000,,2024,{fingerprint(RULES / '2024')},")
 
@@ -95,7 +95,7 @@ def _start_batch(population, out, *extra):
     import subprocess
     import sys
 
-    return subprocess.Popen([sys.executable, "-c", "from mips_rules.engine.cli import main; main()", "batch", str(population),
+    return subprocess.Popen([sys.executable, "-c", "from mips_rules.engine.cli.commands import main; main()", "batch", str(population),
                              "--year", "2024", "-o", str(out), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -103,7 +103,7 @@ def _start_batch(population, out, *extra):
 def _wait_for_part(out, proc, minimum=1):
     import time
 
-    from mips_rules.engine.batch import part_path
+    from mips_rules.engine.populations.batch import part_path
 
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
@@ -131,7 +131,7 @@ def straight_run(big_population, tmp_path_factory):
 def test_sigint_leaves_no_partial_output_and_resume_scores_each_record_once(big_population, straight_run, tmp_path):
     import signal
 
-    from mips_rules.engine.batch import part_path
+    from mips_rules.engine.populations.batch import part_path
 
     out = tmp_path / "out.jsonl"
     proc = _start_batch(big_population, out, "--workers", "2")
@@ -155,7 +155,7 @@ def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_populat
     import signal
     import subprocess
 
-    from mips_rules.engine.batch import part_path
+    from mips_rules.engine.populations.batch import part_path
 
     out = tmp_path / "out.jsonl"
     proc = _start_batch(big_population, out, "--workers", "2")
@@ -175,8 +175,8 @@ def test_a_killed_worker_stops_the_batch_cleanly_and_resume_finishes(big_populat
 
 def _write_part(out, data, input_path, fmt="jsonl", year=2024, rules=None):
     """A part file as an interrupted batch leaves it, with the record of what it belongs to."""
-    from mips_rules.engine.batch import meta_path, part_path, part_record
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.populations.batch import meta_path, part_path, part_record
+    from mips_rules.engine.years.loader import load_year
 
     part_path(out).write_bytes(data)
     meta_path(out).write_text(json.dumps(part_record(input_path, fmt, load_year(year, rules))))
@@ -195,7 +195,7 @@ def test_sigterm_stops_the_workers_keeps_the_part_file_and_resume_finishes(big_p
     import subprocess
     import time
 
-    from mips_rules.engine.batch import meta_path, part_path
+    from mips_rules.engine.populations.batch import meta_path, part_path
 
     out = tmp_path / "out.jsonl"
     proc = _start_batch(big_population, out, "--workers", "2")
@@ -246,7 +246,7 @@ def test_resume_refuses_a_part_file_of_another_input(population, big_population,
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "was written for another input" in result.output and str(big_population) in result.output
     assert not out.exists()
-    from mips_rules.engine.batch import part_path
+    from mips_rules.engine.populations.batch import part_path
 
     assert part_path(out).read_bytes() == b"\n".join(lines[:100]) + b"\n"  # left as it was
 
@@ -262,7 +262,7 @@ def test_resume_refuses_csv_over_a_jsonl_part_file(big_population, straight_run,
 
 
 def test_resume_refuses_a_part_file_with_no_record(big_population, straight_run, tmp_path):
-    from mips_rules.engine.batch import part_path
+    from mips_rules.engine.populations.batch import part_path
 
     out = tmp_path / "out.jsonl"
     part_path(out).write_bytes(straight_run.split(b"\n", 1)[0] + b"\n")  # a part file of an older version
@@ -298,7 +298,7 @@ def test_an_unreachable_dask_scheduler_fails_fast(population, tmp_path):
     import time
 
     pytest.importorskip("dask.distributed")
-    from mips_rules.engine.batch import DASK_CONNECT_TIMEOUT
+    from mips_rules.engine.populations.batch import DASK_CONNECT_TIMEOUT
 
     out = tmp_path / "out.jsonl"
     start = time.monotonic()
@@ -327,7 +327,7 @@ def test_csv_rows_of_a_year_with_other_categories():
     import csv
     import io
 
-    from mips_rules.engine import batch
+    from mips_rules.engine.populations import batch
 
     fields = batch.csv_fields(("quality", "ia", "equity"))
     assert fields[5:11] == ["quality_score", "quality_weight", "ia_score", "ia_weight", "equity_score",

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 import pytest
 
 from mips_rules.dsl.errors import InputError
-from mips_rules.engine.attribution import attribute
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.scoring import score
-from mips_rules.engine.submission import parse_submission
+from mips_rules.engine.scoring.attribution import attribute
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.score import score
+from mips_rules.engine.inputs.submission import parse_submission
 
 ATTESTATIONS = {"PI_INFBLO_1": True, "PI_ONCDIR_1": True, "PI_PPHI_1": True, "PI_PPHI_2": True}
 COMPLETE_PI = {

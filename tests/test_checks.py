@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mips_rules.dsl.errors import RulesError
-from mips_rules.engine.year import load_year
+from mips_rules.engine.years.loader import load_year
 
 
 def problems(folder):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from typer.testing import CliRunner
 
-from mips_rules.engine.cli import app
+from mips_rules.engine.cli.commands import app
 
 from conftest import EXAMPLES, RULES
 

@@ -12,8 +12,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from mips_rules.engine.htmlreport import report_html
-from mips_rules.engine.render import to_markdown
+from mips_rules.engine.scoring.html_report import report_html
+from mips_rules.engine.scoring.render import to_markdown
 from tests.test_categories import COMPLETE_PI, ia_set, pi_set, quality_set, run, sub
 
 

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mips_rules.dsl.errors import DataError, RuleCheckError
-from mips_rules.engine.cli import app
-from mips_rules.engine.year import fingerprint, load_year
+from mips_rules.engine.cli.commands import app
+from mips_rules.engine.years.loader import fingerprint, load_year
 
 from conftest import RULES
 
@@ -61,8 +61,8 @@ def test_values_rows_and_definitions_by_path_and_name(tmp_path):
     assert weights.get([])["weights"]["quality"] == 40  # changed row
     assert weights.get(["cost"])["weights"]["quality"] == 55  # inherited row
     # Scores: quality 60, cost 60, IA 60, PI 60 → 60 + the fixed bonus of 1.
-    from mips_rules.engine.context import parse_context
-    from mips_rules.engine.scoring import score
+    from mips_rules.engine.inputs.context import parse_context
+    from mips_rules.engine.scoring.score import score
 
     report = score(year, None, parse_context({"performance_year": 2030, "category_scores":
                                               {"quality": 60, "cost": 60, "ia": 60, "pi": 60}})).report

@@ -10,8 +10,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.scoring import score
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.score import score
 
 CATS = ("quality", "cost", "ia", "pi")
 

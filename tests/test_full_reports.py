@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from mips_rules.engine.render import to_json
+from mips_rules.engine.scoring.render import to_json
 
 from conftest import masked
 from test_categories import COMPLETE_PI, ia_set, pi_set, run, sub
@@ -83,9 +83,9 @@ def test_the_2024_full_example_worked_by_hand(year_2024):
     IA: IA_EPA_1 (high, 20) + IA_BE_4 (medium, 10) = 30 of 40 = 75%; PI: 9 + 10 + 30 + 19 + 25 = 93
     final: 56.686833 × 0.30 + 53.57 × 0.30 + 75 × 0.15 + 93 × 0.25 = 67.57705 → 67.58 (half up)
     """
-    from mips_rules.engine.context import load_context
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.submission import load_submission
+    from mips_rules.engine.inputs.context import load_context
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.inputs.submission import load_submission
 
     from conftest import EXAMPLES
 

@@ -18,9 +18,9 @@ from mips_rules.dsl.checker import check
 from mips_rules.dsl.compiler import Compiler
 from mips_rules.dsl.errors import EvaluationError, RulesError
 from mips_rules.dsl.parser import parse_rules
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.submission import parse_submission
-from mips_rules.engine.yamlsafe import load_yaml_text
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.inputs.submission import parse_submission
+from mips_rules.engine.inputs.safe_yaml import load_yaml_text
 
 settings.register_profile("ci", max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])

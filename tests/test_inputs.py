@@ -14,13 +14,13 @@ import pytest
 from pydantic import ValidationError
 
 from mips_rules.dsl.errors import InputError, Location
-from mips_rules.engine.context import Context, load_context, parse_context, resolve_performance_year
-from mips_rules.engine.inputerrors import clean_loc, format_path, validation_error_to_input_error
-from mips_rules.engine.submission import MeasurementSet, MultiRate, Proportion, SingleRate, Submission, load_submission, parse_submission
+from mips_rules.engine.inputs.context import Context, load_context, parse_context, resolve_performance_year
+from mips_rules.engine.inputs.validation import clean_loc, format_path, validation_error_to_input_error
+from mips_rules.engine.inputs.submission import MeasurementSet, MultiRate, Proportion, SingleRate, Submission, load_submission, parse_submission
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "cms" / "samples"
 PLACEHOLDER = "< performanceYearToBeReported >"
-HAVE_YAMLSAFE = importlib.util.find_spec("mips_rules.engine.yamlsafe") is not None
+HAVE_YAMLSAFE = importlib.util.find_spec("mips_rules.engine.inputs.safe_yaml") is not None
 
 
 def samples(folder: str, pattern: str) -> list[Path]:

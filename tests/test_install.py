@@ -46,7 +46,7 @@ def test_the_installed_wheel_scores_from_any_folder(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = ("import sys; from mips_rules.engine.cli import main; sys.argv = sys.argv[1:]; main()")
+    code = ("import sys; from mips_rules.engine.cli.commands import main; sys.argv = sys.argv[1:]; main()")
     done = subprocess.run([str(python), "-I", "-c", code, "rulesctl", "score", str(EXAMPLES / "2024-full.json"),
                            "--context", str(EXAMPLES / "2024-full-context.yaml"), "--format", "json"],
                           cwd=elsewhere, capture_output=True, text=True, env=env)
@@ -54,6 +54,6 @@ def test_the_installed_wheel_scores_from_any_folder(wheel, tmp_path):
     report = json.loads(done.stdout)
     assert report["performance_year"] == 2024
     # Loaded from the installed package data, not from this checkout.
-    where = subprocess.run([str(python), "-I", "-c", "import mips_rules.engine.year as y; print(y.default_rules_root())"],
+    where = subprocess.run([str(python), "-I", "-c", "import mips_rules.engine.years.loader as y; print(y.default_rules_root())"],
                            cwd=elsewhere, capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert Path(where).resolve() != (ROOT / "rules").resolve() and where.endswith("mips_rules/rules")

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mips_rules.dsl.errors import InputError
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.render import to_json
-from mips_rules.engine.scoring import score
-from mips_rules.engine.submission import parse_submission
-from mips_rules.engine.synth import Synthesizer
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.render import to_json
+from mips_rules.engine.scoring.score import score
+from mips_rules.engine.inputs.submission import parse_submission
+from mips_rules.engine.populations.synth import Synthesizer
 
 from conftest import EXAMPLES
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mips_rules.engine.cli import app
-from mips_rules.engine.outputs import OutputError, check_output, write_file
+from mips_rules.engine.cli.commands import app
+from mips_rules.engine.cli.outputs import OutputError, check_output, write_file
 
 from conftest import EXAMPLES, shared_path
 
@@ -277,7 +277,7 @@ def test_data_import_into_a_folder_it_cannot_write(year_copy, monkeypatch):
 # ---------------------------------------------------------------------------
 
 def _rulesctl(*args):
-    return [sys.executable, "-c", "from mips_rules.engine.cli import main; main()", *args]
+    return [sys.executable, "-c", "from mips_rules.engine.cli.commands import main; main()", *args]
 
 
 STDOUT_CASES = [
@@ -327,7 +327,7 @@ def _report():
 def test_report_table_prints_markup_as_text():
     from rich.console import Console
 
-    from mips_rules.engine.render import print_table
+    from mips_rules.engine.scoring.render import print_table
 
     report = _report()
     quality = report["categories"]["quality"]

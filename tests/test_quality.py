@@ -12,9 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal as D
 import pytest
 
 from mips_rules.dsl.values import to_value
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.scoring import evaluate, score
-from mips_rules.engine.submission import parse_submission
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.score import evaluate, score
+from mips_rules.engine.inputs.submission import parse_submission
 
 from conftest import RULES, shared_path
 
@@ -152,7 +152,7 @@ def tie_break_submission(year):
 def test_tie_break_by_measure_id(year_copy):
     # 004 "We Submitted More Than the Required Number of Measures": 102 and 250 both at 1 point → 102 counts.
     # CMS publishes no 102 registry benchmark; the test gives it one whose p1 is 90, so rate 50 earns 1.
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     row = ('    {"measure_id": "102", "submission_method": "registry", "inverse": false, "topped_out": false, '
            '"topped_out_by_program": false, "percentiles": {"p1": 90, "p10": 91, "p20": 92, "p30": 93, "p40": 94, '
@@ -300,7 +300,7 @@ def test_app_quality(year_2024):
 
 @pytest.mark.parametrize("year_fixture", ["year_2023", "year_2024"])
 def test_real_samples_score_without_error(request, year_fixture):
-    from mips_rules.engine.submission import load_submission
+    from mips_rules.engine.inputs.submission import load_submission
     from mips_rules.dsl.errors import InputError
 
     year = request.getfixturevalue(year_fixture)
@@ -339,7 +339,7 @@ SNAPSHOT_CASES = {
 @pytest.mark.parametrize("case", list(SNAPSHOT_CASES))
 @pytest.mark.parametrize("year_fixture", ["year_2023", "year_2024"])
 def test_quality_section_snapshot(request, year_fixture, case, snapshot):
-    from mips_rules.engine.render import to_json
+    from mips_rules.engine.scoring.render import to_json
 
     year = request.getfixturevalue(year_fixture)
     make, context = SNAPSHOT_CASES[case]

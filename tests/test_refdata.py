@@ -13,9 +13,9 @@ from decimal import Decimal as D
 import pytest
 from typer.testing import CliRunner
 
-from mips_rules.engine.cli import app
-from mips_rules.engine.refdata import read_cms_folder, snake
-from mips_rules.engine.year import load_year
+from mips_rules.engine.cli.commands import app
+from mips_rules.engine.years.cms_import import read_cms_folder, snake
+from mips_rules.engine.years.loader import load_year
 
 from conftest import RULES, shared_path
 
@@ -168,11 +168,11 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 
 
 def test_reports_name_the_year_and_fingerprint_and_are_byte_identical(tmp_path):
-    from mips_rules.engine.context import load_context
-    from mips_rules.engine.render import to_json
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.submission import load_submission
-    from mips_rules.engine.year import fingerprint
+    from mips_rules.engine.inputs.context import load_context
+    from mips_rules.engine.scoring.render import to_json
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.inputs.submission import load_submission
+    from mips_rules.engine.years.loader import fingerprint
 
     from conftest import EXAMPLES
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from benchmarks.reference_2024 import Reference, Rejected, score_record
 from mips_rules.dsl.errors import RulesError
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.scoring import score
-from mips_rules.engine.submission import parse_submission
-from mips_rules.engine.synth import Synthesizer
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.score import score
+from mips_rules.engine.inputs.submission import parse_submission
+from mips_rules.engine.populations.synth import Synthesizer
 
 N = 10_000
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mips_rules.engine.context import load_context
-from mips_rules.engine.render import to_json, to_markdown
-from mips_rules.engine.scoring import score
-from mips_rules.engine.submission import load_submission
-from mips_rules.engine.year import load_year
+from mips_rules.engine.inputs.context import load_context
+from mips_rules.engine.scoring.render import to_json, to_markdown
+from mips_rules.engine.scoring.score import score
+from mips_rules.engine.inputs.submission import load_submission
+from mips_rules.engine.years.loader import load_year
 
 from conftest import EXAMPLES, RULES, masked
 

@@ -22,9 +22,9 @@ from mips_rules.dsl.checker import check
 from mips_rules.dsl.compiler import Compiler
 from mips_rules.dsl.errors import EvaluationError, RuleCheckError, RulesError
 from mips_rules.dsl.parser import parse_rules
-from mips_rules.engine import scoring
-from mips_rules.engine.context import load_context, parse_context
-from mips_rules.engine.submission import load_submission, parse_submission
+from mips_rules.engine.scoring import score as scoring
+from mips_rules.engine.inputs.context import load_context, parse_context
+from mips_rules.engine.inputs.submission import load_submission, parse_submission
 
 from conftest import EXAMPLES, RULES
 
@@ -82,7 +82,7 @@ def _exact(value):
 # ---------------------------------------------------------------------------
 
 def test_every_rule_test_case_scores_the_same_both_ways(monkeypatch):
-    from mips_rules.engine.ruletests import load_cases, run_case
+    from mips_rules.engine.workbench.rule_tests import load_cases, run_case
 
     compared = []
     real = scoring.score
@@ -173,7 +173,7 @@ def test_synthetic_records_score_the_same_both_ways(year_n, year_2023, year_2024
     in forked worker processes, one per core."""
     import multiprocessing
 
-    from mips_rules.engine.synth import Synthesizer
+    from mips_rules.engine.populations.synth import Synthesizer
 
     global _POOL_YEAR
     _POOL_YEAR = {2023: year_2023, 2024: year_2024}[year_n]

@@ -18,7 +18,7 @@ from mips_rules.dsl.checker import check
 from mips_rules.dsl.errors import RuleCheckError
 from mips_rules.dsl.parser import parse_rules
 from mips_rules.dsl.values import Table
-from mips_rules.engine.year import load_year
+from mips_rules.engine.years.loader import load_year
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -83,7 +83,7 @@ def test_shipped_years_check_clean():
 
 
 def _shapes():
-    from mips_rules.engine.inputshapes import input_shapes
+    from mips_rules.engine.inputs.shapes import input_shapes
 
     return input_shapes()
 

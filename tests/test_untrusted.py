@@ -227,8 +227,8 @@ def test_loading_any_rule_file_is_bounded(text, fragment):
 
 
 def test_categories_none_is_a_clean_rule_error_when_scoring(year_copy):
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.years.loader import load_year
 
     folder = year_copy()
     rules = sorted(folder.glob("*.rules"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from typer.testing import CliRunner
 
-from mips_rules.engine.cli import app, normalise_argv
+from mips_rules.engine.cli.commands import app, normalise_argv
 
 from conftest import EXAMPLES, RULES
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mips_rules.engine.cli import app, normalise_argv
+from mips_rules.engine.cli.commands import app, normalise_argv
 
 from conftest import ROOT, RULES
 
@@ -223,9 +223,9 @@ def test_new_year_lists_citations_of_the_old_year(tmp_path):
     assert "citation(s) in `quality` name 2024" in flat and "data_completeness_threshold" in flat
     # payment.rules: @source "42 CFR 414.1405(c); CMS PY2024 public use file (maximum positive adjustment)"
     assert re.search(r"rule citation\(s\) \(@source\) in payment\.rules name 2024[^-]*scaling_factor", flat)
-    # At check time: the same, as warnings with file and line (engine/year.py adds them when it loads a year).
-    from mips_rules.engine.newyear import review_warnings
-    from mips_rules.engine.year import load_year
+    # At check time: the same, as warnings with file and line (engine/years/loader.py adds them when it loads a year).
+    from mips_rules.engine.workbench.new_year import review_warnings
+    from mips_rules.engine.years.loader import load_year
 
     year = load_year(2025, root)
     warnings = review_warnings(year.folder, year.data, year.definitions)
@@ -260,8 +260,8 @@ def test_new_year_flags_definitions_reading_a_vanished_field(tmp_path):
 
 
 def test_new_year_flags_a_field_of_another_kind(tmp_path):
-    from mips_rules.engine.newyear import review_warnings
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.workbench.new_year import review_warnings
+    from mips_rules.engine.years.loader import load_year
 
     root, _ = _new_2025(tmp_path)
     year = load_year(2025, root)
@@ -275,8 +275,6 @@ def test_new_year_flags_a_field_of_another_kind(tmp_path):
                for m in messages), messages
 
 
-@pytest.mark.skipif("review_warnings" not in (ROOT / "engine" / "year.py").read_text(),
-                    reason="engine/year.py does not yet add newyear.review_warnings to a year's warnings")
 def test_check_lists_new_year_review_warnings(tmp_path):
     root, _ = _new_2025(tmp_path)
     check = invoke("check", "2025", "--rules", str(root))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mips_rules.dsl.errors import DataError, Location
-from mips_rules.engine.yamlsafe import LocatedDoc, load_yaml, load_yaml_text
+from mips_rules.engine.inputs.safe_yaml import LocatedDoc, load_yaml, load_yaml_text
 
 
 def fails(text: str, **kwargs: int) -> tuple[str, Location]:

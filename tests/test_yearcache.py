@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from mips_rules.engine import yearcache
-from mips_rules.engine.year import fingerprint, load_year
+from mips_rules.engine.years import cache as yearcache
+from mips_rules.engine.years.loader import fingerprint, load_year
 
 from conftest import RULES
 

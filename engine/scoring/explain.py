@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from mips_rules.dsl.compiler import TraceEntry
-from mips_rules.engine.diff import value_text
-from mips_rules.engine.year import Year
+from mips_rules.engine.workbench.diff import value_text
+from mips_rules.engine.years.loader import Year
 
 MAX_VALUE_TEXT = 90
 

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from mips_rules.dsl.errors import DataError, Diagnostic, InputError
-from mips_rules.engine.inputerrors import (
+from mips_rules.engine.inputs.validation import (
     Count,
     PerformanceYear,
     Percent,
@@ -270,7 +270,7 @@ def load_context(path: str | Path | None) -> Context:
     if suffix not in (".yaml", ".yml"):
         raise InputError(Diagnostic(f"{source}: a context file must end in .json, .yaml or .yml"))
     try:
-        from mips_rules.engine.yamlsafe import load_yaml  # lazily: written alongside this module
+        from mips_rules.engine.inputs.safe_yaml import load_yaml  # lazily: written alongside this module
     except ImportError as exc:
         raise InputError(Diagnostic(f"{source}: YAML contexts need engine.yamlsafe ({exc})")) from None
     try:

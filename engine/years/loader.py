@@ -14,14 +14,14 @@ from mips_rules.dsl.checker import Shape, check
 from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
 from mips_rules.dsl.parser import parse_file
-from mips_rules.engine.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
-from mips_rules.engine.contextschema import load_schema
-from mips_rules.engine.inputshapes import input_shapes, shape_of_model
-from mips_rules.engine.yamlsafe import load_yaml
-from mips_rules.engine import yearcache
-from mips_rules.engine.newyear import review_warnings
-from mips_rules.engine.yearlayers import chain
-from mips_rules.engine.yeardata import YearData, load_data_dir, regular_files
+from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
+from mips_rules.engine.inputs.declared_context import load_schema
+from mips_rules.engine.inputs.shapes import input_shapes, shape_of_model
+from mips_rules.engine.inputs.safe_yaml import load_yaml
+from mips_rules.engine.years import cache as yearcache
+from mips_rules.engine.workbench.new_year import review_warnings
+from mips_rules.engine.years.layers import chain
+from mips_rules.engine.years.data_files import YearData, load_data_dir, regular_files
 
 RULE_SUFFIX = ".rules"
 
@@ -31,7 +31,7 @@ def default_rules_root() -> Path:
 
     No environment variable chooses it: what scores a submission is the folder given with
     `--rules`, or the bundled one."""
-    beside = Path(__file__).resolve().parent.parent / "rules"
+    beside = Path(__file__).resolve().parent.parent.parent / "rules"  # engine/years/loader.py → the packages' root
     return beside if beside.is_dir() else Path("rules")
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from mips_rules.dsl.errors import Diagnostic, InputError
 from mips_rules.dsl.values import to_value
-from mips_rules.engine.context import Context
-from mips_rules.engine.scoring import evaluate
-from mips_rules.engine.year import Year
+from mips_rules.engine.inputs.context import Context
+from mips_rules.engine.scoring.score import evaluate
+from mips_rules.engine.years.loader import Year
 
 
 def load_report(path: Path) -> dict[str, Any]:

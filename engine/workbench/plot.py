@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from decimal import Decimal
 
-from mips_rules.engine.context import parse_context
-from mips_rules.engine.scoring import score
-from mips_rules.engine.year import Year
+from mips_rules.engine.inputs.context import parse_context
+from mips_rules.engine.scoring.score import score
+from mips_rules.engine.years.loader import Year
 
 COLOURS = ("#3b6ea5", "#c0504d", "#4f9a3a", "#8064a2", "#d08a00")
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RulesError
 from mips_rules.dsl.values import type_name
-from mips_rules.engine.yamlsafe import load_yaml
+from mips_rules.engine.inputs.safe_yaml import load_yaml
 
 CARRIED = "  carried_over: true"
 MARKER = ".new-year"  # not *.yaml / *.json: the loader must not read it as data
@@ -74,7 +74,7 @@ def new_year(root: Path, year: int, source_year: int) -> Path:
 def _payment_offset(src: Path) -> int:
     """Payment year − performance year in the source year (2 for MIPS), from its effective data."""
     try:
-        from mips_rules.engine.year import load_year
+        from mips_rules.engine.years.loader import load_year
 
         ns = load_year(None, src).namespaces()["program"]
         return int(ns["payment_year"]) - int(ns["performance_year"])
@@ -118,7 +118,7 @@ def reference_fields(data: Any) -> dict[str, dict[str, list[str]]]:
 
 
 def _write_marker(work: Path, src: Path, year: int, source_year: int) -> None:
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     try:
         fields = reference_fields(load_year(None, src).data)  # the effective data, inherited rows too
@@ -229,10 +229,10 @@ def review_folder(folder: Path) -> list[Diagnostic]:
     """`review_warnings` for a folder read as it is, without checking or compiling it (it may not load
     yet, e.g. after new reference data removed a field its rules read), plus its carried-over values."""
     from mips_rules.dsl.parser import parse_file
-    from mips_rules.engine.yeardata import YearData, load_data_dir
+    from mips_rules.engine.years.data_files import YearData, load_data_dir
 
-    from mips_rules.engine.year import default_rules_root
-    from mips_rules.engine.yearlayers import chain
+    from mips_rules.engine.years.loader import default_rules_root
+    from mips_rules.engine.years.layers import chain
 
     folder = Path(folder)
     try:
@@ -263,7 +263,7 @@ def review_folder(folder: Path) -> list[Diagnostic]:
 
 def rule_test_notes(folder: Path, year: int) -> list[str]:
     """Rule-test files of a copied folder whose cases give another year (they fail until re-dated)."""
-    from mips_rules.engine.ruletests import load_cases
+    from mips_rules.engine.workbench.rule_tests import load_cases
 
     notes = []
     for path in sorted((Path(folder) / "tests").glob("*.yaml")):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mips_rules.dsl.errors import Diagnostic, RulesError, did_you_mean
-from mips_rules.engine.diff import value_text
-from mips_rules.engine.year import Year
+from mips_rules.engine.workbench.diff import value_text
+from mips_rules.engine.years.loader import Year
 
 
 def origin(year: Year, file: str | None) -> str:

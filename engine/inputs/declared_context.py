@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 from typing import Annotated
 
 from mips_rules.dsl.errors import DataError, Diagnostic, InputError, Location
-from mips_rules.engine.inputerrors import (
+from mips_rules.engine.inputs.validation import (
     Count,
     Percent,
     PerformanceYear,

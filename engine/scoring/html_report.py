@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from mips_rules.dsl.compiler import TraceEntry
-from mips_rules.engine.diffrender import page
-from mips_rules.engine.explain import _data_lines, _short, _unique, label
-from mips_rules.engine.render import CATEGORY_TITLES, _adjustment_text, _two_places, detail_table
-from mips_rules.engine.year import Year
+from mips_rules.engine.workbench.diff_render import page
+from mips_rules.engine.scoring.explain import _data_lines, _short, _unique, label
+from mips_rules.engine.scoring.render import CATEGORY_TITLES, _adjustment_text, _two_places, detail_table
+from mips_rules.engine.years.loader import Year
 
 
 def _bars(report: dict[str, Any]) -> str:

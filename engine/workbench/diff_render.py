@@ -6,8 +6,8 @@ import html
 from itertools import groupby
 from typing import Any
 
-from mips_rules.engine.diff import Change, YearDiff, row_path, value_text
-from mips_rules.engine.render import to_json
+from mips_rules.engine.workbench.diff import Change, YearDiff, row_path, value_text
+from mips_rules.engine.scoring.render import to_json
 
 
 def _old_new(c: Change) -> tuple[str, str]:

@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, did_you_mean
 from mips_rules.dsl.values import Table, format_key, to_value
-from mips_rules.engine.bounds import bounded_decimal
-from mips_rules.engine.yamlsafe import LocatedDoc, load_yaml
+from mips_rules.engine.inputs.numbers import bounded_decimal
+from mips_rules.engine.inputs.safe_yaml import LocatedDoc, load_yaml
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mips_rules.dsl.errors import DataError, Diagnostic, RulesError
-from mips_rules.engine.yamlsafe import load_yaml
+from mips_rules.engine.inputs.safe_yaml import load_yaml
 
 
 class Case(BaseModel):
@@ -135,7 +135,7 @@ _YEARS: dict[tuple[Any, Any], Any] = {}
 
 def _year(year: Any, rules: Path | None) -> Any:
     """Each year compiles once per run, however many cases use it (a folder that fails to load, too)."""
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     key: tuple[Any, ...] = (year, str(rules))
     if year is None and rules is not None and Path(rules).is_dir():
@@ -154,7 +154,7 @@ def _year(year: Any, rules: Path | None) -> Any:
 
 def year_folder_of(file: Path) -> Path | None:
     """The year folder a test file belongs to: `<year folder>/tests/<file>.yaml`, else None."""
-    from mips_rules.engine.year import is_year_folder
+    from mips_rules.engine.years.loader import is_year_folder
 
     tests = Path(os.path.abspath(file)).parent
     if tests.name == "tests" and is_year_folder(tests.parent):
@@ -174,9 +174,9 @@ def run_case(case: Case, file: Path, rules: Path | None = None) -> CaseResult:
     """Score one case. A file in `<year folder>/tests/` always runs against that folder (its data and
     rules, wherever the folder is); any year its inputs give must be that folder's. A file elsewhere
     runs against the year its inputs give, looked up under `rules`."""
-    from mips_rules.engine.context import Context, load_context, parse_context, resolve_performance_year
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.submission import load_submission, parse_submission
+    from mips_rules.engine.inputs.context import Context, load_context, parse_context, resolve_performance_year
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.inputs.submission import load_submission, parse_submission
 
     result = CaseResult(str(file), case.name)
     folder = year_folder_of(file)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, did_you_mean
-from mips_rules.engine.yamlsafe import load_yaml
-from mips_rules.engine.yeardata import MANIFEST
+from mips_rules.engine.inputs.safe_yaml import load_yaml
+from mips_rules.engine.years.data_files import MANIFEST
 
 MAX_DEPTH = 12
 _KEYS = {"extends", "source", "removed_definitions", "note"}

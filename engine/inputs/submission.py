@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from mips_rules.dsl.errors import Diagnostic, InputError, did_you_mean
-from mips_rules.engine.inputerrors import (
+from mips_rules.engine.inputs.validation import (
     Count,
     Loc,
     PerformanceYear,

@@ -21,7 +21,7 @@ def _version(value: bool) -> None:
     if not value:
         return
     from mips_rules import __version__
-    from mips_rules.engine.year import available_years, default_rules_root
+    from mips_rules.engine.years.loader import available_years, default_rules_root
 
     root = default_rules_root()
     typer.echo(f"rulesctl {__version__} (mips-rules); years: {', '.join(available_years(root)) or 'none'} "
@@ -48,7 +48,7 @@ class ReportFormat(str, Enum):
 
 def _load_rules_arg(arg: str, rules: Optional[Path]):
     """A year (looked up under --rules) or a rules folder (an analyst's draft)."""
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     path = Path(arg)
     if not arg.isdigit() and path.exists():
@@ -72,7 +72,7 @@ def _fail(exc: Exception, code: int = 1) -> None:
 @contextmanager
 def _stdout(code: int = 1) -> Iterator[None]:
     """Print to standard output; a closed pipe or a full disk is an error message and exit `code`."""
-    from mips_rules.engine.outputs import OutputError, stdout_guard
+    from mips_rules.engine.cli.outputs import OutputError, stdout_guard
 
     try:
         with stdout_guard():
@@ -86,7 +86,7 @@ def check(year: Optional[str] = typer.Argument(None, help="The year to check (de
           rules: Optional[Path] = RulesOption) -> None:
     """Load, check and compile a year's rules; exit non-zero on any error."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.year import default_rules_root, load_year, resolve_year_folder, year_folders
+    from mips_rules.engine.years.loader import default_rules_root, load_year, resolve_year_folder, year_folders
 
     root = rules if rules is not None else default_rules_root()
     try:
@@ -129,12 +129,12 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
                                                 "(written whole, or not at all).")) -> None:
     """Score one submission and print its report."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.context import load_context, resolve_performance_year
-    from mips_rules.engine.render import print_table, to_json, to_markdown
-    from mips_rules.engine.scoring import score as score_submission
-    from mips_rules.engine.submission import load_submission
-    from mips_rules.engine.outputs import check_output
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.inputs.context import load_context, resolve_performance_year
+    from mips_rules.engine.scoring.render import print_table, to_json, to_markdown
+    from mips_rules.engine.scoring.score import score as score_submission
+    from mips_rules.engine.inputs.submission import load_submission
+    from mips_rules.engine.cli.outputs import check_output
+    from mips_rules.engine.years.loader import load_year
 
     inputs = (submission, context)
     try:
@@ -153,18 +153,18 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         return
     if format is ReportFormat.json:
         if explanation is not None:
-            from mips_rules.engine.explain import as_json
+            from mips_rules.engine.scoring.explain import as_json
 
             report = {**report, "explanation": as_json(loaded, explanation)}
         text = to_json(report)
     elif format is ReportFormat.markdown:
         text = to_markdown(report)
         if explanation is not None:
-            from mips_rules.engine.explain import as_text
+            from mips_rules.engine.scoring.explain import as_text
 
             text += "\n## How it was computed\n\n```\n" + as_text(loaded, explanation) + "```\n"
     elif format is ReportFormat.html:
-        from mips_rules.engine.htmlreport import report_html
+        from mips_rules.engine.scoring.html_report import report_html
 
         text = report_html(loaded, report, explanation)
     else:
@@ -175,12 +175,12 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         def table(console: Console) -> None:
             print_table(report, console)
             if explanation is not None:
-                from mips_rules.engine.explain import as_text
+                from mips_rules.engine.scoring.explain import as_text
 
                 console.print(as_text(loaded, explanation), markup=False, highlight=False)
 
         if output is None:
-            from mips_rules.engine.outputs import stdout_console
+            from mips_rules.engine.cli.outputs import stdout_console
 
             with _stdout():
                 table(stdout_console())
@@ -198,9 +198,9 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
               format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, json or markdown.")) -> None:
     """Choose the score that sets a clinician's payment adjustment among several participations."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.attribution import attribute as choose, load_report
-    from mips_rules.engine.render import to_json
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.scoring.attribution import attribute as choose, load_report
+    from mips_rules.engine.scoring.render import to_json
+    from mips_rules.engine.years.loader import load_year
 
     try:
         loaded_reports = [load_report(p) for p in reports]
@@ -228,8 +228,8 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
                                              help="table, json, markdown or html.")) -> None:
     """What changed between two years (or drafts) of rules. Exit 0: same; 1: different; 2: error."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.diff import diff_years
-    from mips_rules.engine.diffrender import print_table as print_diff, to_html, to_json_text, to_markdown as diff_md
+    from mips_rules.engine.workbench.diff import diff_years
+    from mips_rules.engine.workbench.diff_render import print_table as print_diff, to_html, to_json_text, to_markdown as diff_md
 
     try:
         a, b = _load_rules_arg(old, rules), _load_rules_arg(new, rules)
@@ -245,7 +245,7 @@ def diff(old: str = typer.Argument(..., help="A year (e.g. the earlier one) or a
         elif format is ReportFormat.html:
             sys.stdout.write(to_html(result))
         else:
-            from mips_rules.engine.outputs import stdout_console
+            from mips_rules.engine.cli.outputs import stdout_console
 
             print_diff(result, stdout_console())
     raise typer.Exit(0 if result.same else 1)
@@ -261,8 +261,8 @@ def new_year_command(year: int = typer.Argument(..., help="The year to create (o
     """Start a year as a copy of another, every value marked as carried over until reviewed; list what
     else to review (old-year citations, reference fields that changed, rule tests of another year)."""
     from mips_rules.dsl.errors import Diagnostic, RulesError
-    from mips_rules.engine.newyear import MARKER, new_year, read_marker, review_folder, rule_test_notes
-    from mips_rules.engine.year import default_rules_root, resolve_year_folder
+    from mips_rules.engine.workbench.new_year import MARKER, new_year, read_marker, review_folder, rule_test_notes
+    from mips_rules.engine.years.loader import default_rules_root, resolve_year_folder
 
     root = rules if rules is not None else default_rules_root()
     try:
@@ -306,8 +306,8 @@ def show(path: Optional[str] = typer.Argument(None, help="A data path (quality.c
                                                                        "marked unconfirmed.")) -> None:
     """Show one value, table or rule with its source, unit and confirmation."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.show import describe, unconfirmed_items
-    from mips_rules.engine.year import available_years, default_rules_root, load_year
+    from mips_rules.engine.workbench.show import describe, unconfirmed_items
+    from mips_rules.engine.years.loader import available_years, default_rules_root, load_year
 
     try:
         root = rules if rules is not None else default_rules_root()
@@ -333,9 +333,9 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
     from rich.table import Table
 
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.diff import value_text
-    from mips_rules.engine.ruletests import run_files, test_files
-    from mips_rules.engine.year import default_rules_root, resolve_year_folder, year_folders
+    from mips_rules.engine.workbench.diff import value_text
+    from mips_rules.engine.workbench.rule_tests import run_files, test_files
+    from mips_rules.engine.years.loader import default_rules_root, resolve_year_folder, year_folders
 
     try:
         root = rules if rules is not None else default_rules_root()
@@ -351,7 +351,7 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
     from rich.markup import escape
     from rich.text import Text
 
-    from mips_rules.engine.outputs import stdout_console
+    from mips_rules.engine.cli.outputs import stdout_console
 
     files = [f for folder in folders for f in test_files(folder)]
     results = run_files(files, rules)
@@ -398,9 +398,9 @@ def synth(year: int = typer.Option(..., "--year", "-y", help="The performance ye
           rules: Optional[Path] = RulesOption) -> None:
     """Write a synthetic population drawn from the year's reference data."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.outputs import check_output
-    from mips_rules.engine.synth import write_population
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.cli.outputs import check_output
+    from mips_rules.engine.populations.synth import write_population
+    from mips_rules.engine.years.loader import load_year
 
     if n < 0:
         _fail(RulesError(f"--n: must be 0 or more, got {n}"), 2)
@@ -427,9 +427,9 @@ def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, co
                                                               "already written.")) -> None:
     """Score every record of a JSONL file. Bad records become error lines; exit 1 if any failed."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.batch import Terminated, count_lines, part_path, run_dask, run_local, sigterm_stops_the_batch
-    from mips_rules.engine.outputs import check_output
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.populations.batch import Terminated, count_lines, part_path, run_dask, run_local, sigterm_stops_the_batch
+    from mips_rules.engine.cli.outputs import check_output
+    from mips_rules.engine.years.loader import load_year
 
     if workers is not None and workers < 1:
         _fail(RulesError(f"--workers: must be 1 or more, got {workers}"), 2)
@@ -494,9 +494,9 @@ def plot_payment_adjustment(years: list[str] = typer.Argument(..., help="Years o
                             rules: Optional[Path] = RulesOption) -> None:
     """Final score → payment adjustment for the given years, on one chart."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.plot import adjustment_curve, svg_chart
+    from mips_rules.engine.workbench.plot import adjustment_curve, svg_chart
 
-    from mips_rules.engine.outputs import check_output
+    from mips_rules.engine.cli.outputs import check_output
 
     try:
         check_output(output)  # refuse a bad -o before any work
@@ -531,8 +531,8 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
 
     from mips_rules import __version__
     from mips_rules.dsl.errors import DataError, Diagnostic, RulesError
-    from mips_rules.engine.refdata import data_files, install, read_cms_folder, staged_copy
-    from mips_rules.engine.year import load_year, resolve_year_folder
+    from mips_rules.engine.years.cms_import import data_files, install, read_cms_folder, staged_copy
+    from mips_rules.engine.years.loader import load_year, resolve_year_folder
 
     try:
         folder = resolve_year_folder(year, rules)
@@ -577,7 +577,7 @@ def data_import(year: int = typer.Argument(..., help="The performance year the f
 def _explanation(year, scored, query: str):
     """The trace entries a query names (the whole final score by default)."""
     from mips_rules.dsl.errors import Diagnostic, RulesError
-    from mips_rules.engine.explain import find
+    from mips_rules.engine.scoring.explain import find
 
     entries = scored.evaluation.trace
     found = find(entries, query, year)
@@ -591,7 +591,7 @@ def _explanation(year, scored, query: str):
 def _emit(text: str, output: Optional[Path], inputs: tuple = (), code: int = 1) -> None:
     """stdout, or a file written through a temporary file and renamed: never half-written; only a
     regular file or a new path is replaced, never one of the inputs. Any failure: a message, exit non-zero."""
-    from mips_rules.engine.outputs import OutputError, emit
+    from mips_rules.engine.cli.outputs import OutputError, emit
 
     try:
         emit(text, output, inputs=inputs)

@@ -29,7 +29,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, StreamEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mips_rules.dsl.errors import DataError, Diagnostic, Location
-from mips_rules.engine.bounds import MAX_DIGITS, NumberTooLarge, bounded_decimal
+from mips_rules.engine.inputs.numbers import MAX_DIGITS, NumberTooLarge, bounded_decimal
 
 __all__ = ["LocatedDoc", "load_yaml", "load_yaml_text"]
 

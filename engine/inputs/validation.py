@@ -19,7 +19,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from mips_rules.engine.bounds import bounded_decimal, bounded_int
+from mips_rules.engine.inputs.numbers import bounded_decimal, bounded_int
 from mips_rules.dsl.errors import Diagnostic, InputError, Location, did_you_mean
 
 Loc = tuple[str | int, ...]

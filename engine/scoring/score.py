@@ -9,9 +9,9 @@ from mips_rules.dsl.compiler import Evaluation
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, InputError
 from mips_rules.dsl.limits import MAX_REPORT_ITEMS
 from mips_rules.dsl.values import EvalFailure, to_plain_bounded, to_value, type_name
-from mips_rules.engine.context import Context
-from mips_rules.engine.submission import Submission
-from mips_rules.engine.year import Year
+from mips_rules.engine.inputs.context import Context
+from mips_rules.engine.inputs.submission import Submission
+from mips_rules.engine.years.loader import Year
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
-from mips_rules.engine.outputs import USAGE, OutputError, check_output, commit, sha256_file, write_error, write_file
+from mips_rules.engine.cli.outputs import USAGE, OutputError, check_output, commit, sha256_file, write_error, write_file
 
 CHUNK = 200
 DASK_CONNECT_TIMEOUT = 5  # seconds to reach the Dask scheduler before giving up
@@ -56,7 +56,7 @@ def compact(report: dict[str, Any], record_id: Any) -> dict[str, Any]:
 
 def init_worker(year: int, rules: str | None) -> None:
     """Load and compile the year once in this process."""
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: a worker just stops
@@ -67,9 +67,9 @@ def init_worker(year: int, rules: str | None) -> None:
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
     """Score one JSONL record; any problem becomes an error line, never an exception."""
-    from mips_rules.engine.context import Context, parse_context, resolve_performance_year
-    from mips_rules.engine.scoring import score
-    from mips_rules.engine.submission import parse_submission
+    from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
+    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.inputs.submission import parse_submission
 
     year = _WORKER["year"]
     record_id: Any = None
@@ -102,7 +102,7 @@ def score_chunk(chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
 
 def format_result(result: dict[str, Any], fmt: str) -> str:
     """One output line (JSON, or a CSV row), made in the worker so the parent only writes text."""
-    from mips_rules.engine.render import format_number, to_json
+    from mips_rules.engine.scoring.render import format_number, to_json
 
     if fmt == "csv":
         out = io.StringIO()
@@ -130,8 +130,8 @@ CSV_FIELDS = csv_fields(("quality", "cost", "ia", "pi"))  # 2023 and 2024; other
 def year_categories(year: Any) -> tuple[str, ...]:
     """The year's performance categories in report order: its `categories` definition, as reports use it."""
     from mips_rules.dsl.values import to_plain
-    from mips_rules.engine.context import Context
-    from mips_rules.engine.scoring import evaluate
+    from mips_rules.engine.inputs.context import Context
+    from mips_rules.engine.scoring.score import evaluate
 
     try:
         return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value("categories")))
@@ -358,7 +358,7 @@ def sigterm_stops_the_batch() -> Iterator[None]:
 
 
 def _load(year: int, rules: Path | None) -> Any:
-    from mips_rules.engine.year import load_year
+    from mips_rules.engine.years.loader import load_year
 
     return load_year(year, rules)
 

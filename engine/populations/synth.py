@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-from mips_rules.engine.year import Year
+from mips_rules.engine.years.loader import Year
 
 ENTITIES = [("individual", "individual", 0.62), ("group", "group", 0.28), ("apm", "apm_entity", 0.05),
             ("subgroup", "subgroup", 0.03), ("virtualGroup", "virtual_group", 0.02)]
@@ -171,7 +171,7 @@ class Synthesizer:
 def write_population(year: Year, n: int, seed: int, output: Path) -> int:
     """Write n records as JSONL, whole or not at all (engine/outputs: temporary file, fsync, rename;
     only over a regular file or a new path). An OS error is an OutputError naming the file."""
-    from mips_rules.engine.outputs import atomic_file
+    from mips_rules.engine.cli.outputs import atomic_file
 
     synth = Synthesizer(year, seed)
     with atomic_file(output) as out:

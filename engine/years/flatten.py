@@ -14,10 +14,10 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from mips_rules.engine.refdata import _file_text
-from mips_rules.engine.yamlsafe import load_yaml
-from mips_rules.engine.yeardata import MANIFEST
-from mips_rules.engine.yearlayers import chain
+from mips_rules.engine.years.cms_import import _file_text
+from mips_rules.engine.inputs.safe_yaml import load_yaml
+from mips_rules.engine.years.data_files import MANIFEST
+from mips_rules.engine.years.layers import chain
 
 _ITEM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):")
 _DEF = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(\(|=)")
@@ -73,7 +73,7 @@ def _yaml_merge(parent: str, child: str) -> str:
 
 
 def load_yaml_text_safe(text: str) -> dict:
-    from mips_rules.engine.yamlsafe import load_yaml_text
+    from mips_rules.engine.inputs.safe_yaml import load_yaml_text
 
     data = load_yaml_text(text).data
     return data if isinstance(data, dict) else {}
@@ -105,7 +105,7 @@ def _definitions(text: str) -> dict[str, str]:
 
 def flatten_year(folder: Path, target: Path, bundled_root: Path | None = None) -> Path:
     """Write the effective year of `folder` into `target` (created), its own tests/ included."""
-    from mips_rules.engine.year import default_rules_root
+    from mips_rules.engine.years.loader import default_rules_root
 
     layers = chain(folder, bundled_root or default_rules_root())
     files: dict[str, str] = {}

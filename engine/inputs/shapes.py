@@ -40,7 +40,7 @@ def shape_of_model(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def input_shapes() -> dict[str, Any]:
-    from mips_rules.engine.context import Context
-    from mips_rules.engine.submission import Submission
+    from mips_rules.engine.inputs.context import Context
+    from mips_rules.engine.inputs.submission import Submission
 
     return {"submission": shape_of_model(Submission), "context": shape_of_model(Context)}

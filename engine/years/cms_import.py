@@ -548,7 +548,7 @@ def install(folder: Path, files: dict[str, str]) -> list[Path]:
     import os
     import tempfile
 
-    from mips_rules.engine.outputs import check_output, commit, write_error
+    from mips_rules.engine.cli.outputs import check_output, commit, write_error
 
     targets = {name: check_output(folder / name) for name in sorted(files)}
     staged: dict[str, Path] = {}

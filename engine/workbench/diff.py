@@ -11,8 +11,8 @@ from typing import Any
 
 from mips_rules.dsl.errors import Diagnostic, RulesError, did_you_mean
 from mips_rules.dsl.values import equal, format_key, to_plain
-from mips_rules.engine.year import Year
-from mips_rules.engine.yeardata import Item
+from mips_rules.engine.years.loader import Year
+from mips_rules.engine.years.data_files import Item
 
 # Namespaces holding CMS reference data: hundreds of rows, so reported per table (rows added, removed,
 # changed) rather than as one change per row.
@@ -259,7 +259,7 @@ def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | 
 
 def value_text(value: Any) -> str:
     """A value as an analyst reads it: 75, [389, 488], {quality: 30, …}."""
-    from mips_rules.engine.render import format_number
+    from mips_rules.engine.scoring.render import format_number
     from decimal import Decimal
 
     if value is None:

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_PACKAGE_DIRS = ("dsl", "engine")
 MAX_ENTRIES = 32
 """Older entries beyond this many are removed when one is written (each is about 1 MB)."""
 
@@ -33,11 +32,11 @@ def cache_dir() -> Path:
 def code_version() -> str:
     """A hash of the engine's and the rule language's source (a changed engine never reads old entries)."""
     digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent.parent
-    for name in _PACKAGE_DIRS:
-        for path in sorted((here / name).glob("*")):
-            if path.suffix in (".py", ".lark") and path.is_file():
-                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    engine = Path(__file__).resolve().parent.parent  # engine/years/cache.py → engine/
+    for root in (engine, engine.parent / "dsl"):
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".lark") and path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -1,0 +1,1 @@
+"""Whole populations: synthetic submissions and batch scoring (local processes or Dask)."""

@@ -1,0 +1,1 @@
+"""The analyst's workbench: diff between years, rule tests, new-year, show, plots."""
