@@ -129,7 +129,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
                                                 "(written whole, or not at all).")) -> None:
     """Score one submission and print its report."""
     from mips_rules.dsl.errors import RulesError
-    from mips_rules.engine.inputs.context import load_context, resolve_performance_year
+    from mips_rules.engine.inputs.context import read_context, resolve_performance_year
     from mips_rules.engine.scoring.render import print_table, to_json, to_markdown
     from mips_rules.engine.scoring.score import score as score_submission
     from mips_rules.engine.inputs.submission import load_submission
@@ -141,7 +141,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         if output is not None:
             check_output(output, inputs)  # refuse a bad -o before any work
         sub = load_submission(submission)
-        ctx = load_context(context)
+        ctx = read_context(context)  # checked by the scoring year's declared context
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
                                       context_source=str(context or "<context>"), requested=year)
         loaded = load_year(py, rules)

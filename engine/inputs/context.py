@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from mips_rules.dsl.errors import DataError, Diagnostic, InputError
@@ -178,7 +178,12 @@ class PiRollup(_Closed):
 
 
 class Context(_Closed):
-    """Everything CMS knows beside the submission; ``Context()`` is the no-file default."""
+    """Everything CMS knows beside the submission; ``Context()`` is the no-file default.
+
+    The documented default: a year declares its own context in `context.yaml` (see
+    `engine/inputs/declared_context.py`), and this model applies only to a year that does not."""
+
+    _raw: Any = PrivateAttr(default=None)
 
     performance_year: PerformanceYear | None = None
     reporting_option: Literal["traditional", "app"] = "traditional"
@@ -236,10 +241,58 @@ def _duplicates(loc: tuple[str | int, ...], keys: list[str], name: str) -> list[
 
 
 _FIELD_NAMES = model_field_names(Context)
+_YEAR = TypeAdapter(PerformanceYear)
 
 
-def parse_context(data: Any, *, source: str = "<context>", where: WhereFn | None = None) -> Context:
-    """Validate a parsed context (dict, or None for an empty file) or raise InputError naming each field."""
+class ContextInput:
+    """A context as read, before the year that will check it is known (only its year is checked here).
+
+    A year declares its scoring context (`context.yaml`): `checked_context` validates the data
+    against the declaration of the year that scores it. Without a declaration the built-in
+    `Context` (the documented default) checks it."""
+
+    def __init__(self, data: Any, source: str = "<context>", where: WhereFn | None = None):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InputError(Diagnostic(f"{source}: expected a mapping of context settings, got {_describe(data)}",
+                                        location=where(()) if where else None))
+        self.data, self.source, self.where = data, source, where
+        year = data.get("performance_year")
+        try:
+            self.performance_year = _YEAR.validate_python(year) if year is not None else None
+        except ValidationError as exc:
+            raise validation_error_to_input_error(exc, source, where, field_names=_FIELD_NAMES) from None
+
+
+def raw_input(context: Any) -> tuple[dict[str, Any], str, WhereFn | None]:
+    """The data a context was made from, whatever checked it."""
+    if isinstance(context, ContextInput):
+        return context.data, context.source, context.where
+    raw = getattr(context, "_raw", None)
+    return raw if raw is not None else ({}, "<context>", None)
+
+
+def checked_context(year: Any, context: Any, submission: Any) -> Any:
+    """The context as the scoring year declares it, settled against the submission."""
+    schema = getattr(year, "context_schema", None)
+    if schema is not None and getattr(context, "_schema", None) is schema:
+        return context.for_submission(submission)
+    if schema is not None:
+        data, source, where = raw_input(context)
+        return schema.validate(data, source=source, where=where, submission=submission)
+    if isinstance(context, ContextInput):
+        context = parse_context(context.data, source=context.source, where=context.where)
+    return (context if context is not None else Context()).for_submission(submission)
+
+
+def parse_context(data: Any, *, source: str = "<context>", where: WhereFn | None = None, year: Any = None) -> Any:
+    """Validate a parsed context (dict, or None for an empty file) or raise InputError naming each field:
+    against `year`'s declared context when given, else the built-in `Context`."""
+    schema = getattr(year, "context_schema", None)
+    if schema is not None and not isinstance(data, Context):
+        checked = ContextInput(data, source, where)
+        return schema.validate(checked.data, source=source, where=where)
     if isinstance(data, Context):
         context = data
     elif data is None:
@@ -255,7 +308,31 @@ def parse_context(data: Any, *, source: str = "<context>", where: WhereFn | None
     problems = context.problems()
     if problems:
         raise problems_to_input_error(source, problems, where)
+    if isinstance(data, dict):
+        context._raw = (data, source, where)
     return context
+
+
+def read_context(path: str | Path | None) -> ContextInput:
+    """Read a .json/.yaml/.yml context file as it is (the scoring year checks it, `checked_context`)."""
+    if path is None:
+        return ContextInput({})
+    p = Path(path)
+    source = str(p)
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        return ContextInput(parse_json_text(read_text_file(p, "context"), source), source)
+    if suffix not in (".yaml", ".yml"):
+        raise InputError(Diagnostic(f"{source}: a context file must end in .json, .yaml or .yml"))
+    from mips_rules.engine.inputs.safe_yaml import load_yaml
+
+    try:
+        doc = load_yaml(p)
+    except InputError:
+        raise
+    except DataError as exc:
+        raise InputError(exc.diagnostics) from None
+    return ContextInput(doc.data, source, doc.where)
 
 
 def load_context(path: str | Path | None) -> Context:

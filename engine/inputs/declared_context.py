@@ -26,7 +26,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, create_model
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 from typing import Annotated
@@ -55,6 +55,19 @@ _KEYS = {"type", "default", "optional", "min", "max", "of", "fields", "keys_from
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _schema: Any = PrivateAttr(default=None)  # the ContextSchema that checked a whole context
+    _raw: Any = PrivateAttr(default=None)  # (data, source, where) as given
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain dict: every declared key present, absent optionals None, numbers Decimal."""
+        return to_plain(self.model_dump(mode="python"))
+
+    def for_submission(self, submission: Any) -> "_Closed":
+        """Fields taken from the submission (`from_submission`), which given ones must agree with."""
+        if self._schema is None or submission is None:
+            return self
+        data, source, _ = self._raw or ({}, "<context>", None)
+        return self._schema._from_submission(self._schema.declaration, self, submission, source, ())
 
 
 def _spec_error(path: str, message: str) -> DataError:
@@ -121,6 +134,8 @@ class ContextSchema:
         optional = bool(fspec.get("optional")) or fspec.get("from_submission") is not None
         if optional:
             annotation = annotation | None
+        if fspec.get("from_submission") is not None:
+            return annotation, None  # settled later: the submission's value, else `default`
         if "default" in fspec:
             default = fspec["default"]
             if kind == "record" and default == {}:
@@ -158,6 +173,8 @@ class ContextSchema:
         problems = self._problems(self.declaration, context, ())
         if problems:
             raise problems_to_input_error(source, problems, where)
+        context._schema = self
+        context._raw = (dict(data), source, where)
         return self._from_submission(self.declaration, context, submission, source, ())
 
     def _names(self, fields: Mapping[str, Any]) -> set[str]:

@@ -82,7 +82,7 @@ def score_line(line_no: int, text: str) -> dict[str, Any]:
             return {"id": None, "line": line_no, "error": "a record needs `id`, `submission` and `context`"}
         record_id = record.get("id")
         sub = parse_submission(record["submission"], source=f"line {line_no}: submission")
-        ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context") \
+        ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context", year=year) \
             if record.get("context") is not None else Context()
         resolve_performance_year(sub, ctx, requested=year.performance_year)
         return compact(score(year, sub, ctx, detail=False).report, record_id)

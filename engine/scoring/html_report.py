@@ -10,7 +10,7 @@ from typing import Any
 from mips_rules.dsl.compiler import TraceEntry
 from mips_rules.engine.workbench.diff_render import page
 from mips_rules.engine.scoring.explain import _data_lines, _short, _unique, label
-from mips_rules.engine.scoring.render import CATEGORY_TITLES, _adjustment_text, _two_places, detail_table
+from mips_rules.engine.scoring.render import _cell, extra_fields, CATEGORY_TITLES, _adjustment_text, _two_places, detail_table
 from mips_rules.engine.years.loader import Year
 
 
@@ -71,6 +71,7 @@ def report_html(year: Year, report: dict[str, Any], explanation: list[TraceEntry
                                              else "") + "</p>",
             _bars(report),
             f"<p>Complex patient bonus: {_two_places(report['complex_patient_bonus'])} · "
+            + "".join(f"{e(label)}: {e(_cell(report[name]))} · " for name, label in extra_fields(report)) +
             f"<strong>Final score: {_two_places(report['final_score'])} / 100</strong> · "
             + (f"<span class=\"muted\">{e(report['final_score_reason'])}</span> · "
                if report.get("final_score_reason") else "") +

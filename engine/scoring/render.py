@@ -96,6 +96,11 @@ def _adjustment_text(report: dict[str, Any]) -> str:
     return f"{sign}{_two_places(pct)}% ({adj['direction']}, payment year {adj['payment_year']})"
 
 
+def extra_fields(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, label) of the report fields a year adds (`report.yaml`), as the report lists them."""
+    return [(f["name"], f["label"]) for f in report.get("report_fields", [])]
+
+
 def category_rows(report: dict[str, Any]) -> list[list[str]]:
     """Scores and points to two decimals, as CMS's feedback shows them (the JSON keeps more)."""
     rows = []
@@ -150,6 +155,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                       "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
             lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", f"- Complex patient bonus: {_two_places(report['complex_patient_bonus'])}",
+              *(f"- {label}: {_cell(report[name])}" for name, label in extra_fields(report)),
               f"- **Final score: {_two_places(report['final_score'])} / 100**"
               + (f" — {report['final_score_reason']}" if report.get("final_score_reason") else ""),
               f"- Payment adjustment: {_adjustment_text(report)}", ""]
@@ -177,6 +183,8 @@ def print_table(report: dict[str, Any], console: Any) -> None:
         table.add_row(*cells(row))
     table.add_section()
     table.add_row("Complex patient bonus", "", "", escape(_two_places(report["complex_patient_bonus"])), "")
+    for name, label in extra_fields(report):
+        table.add_row(escape(label), "", "", escape(_cell(report[name])), "")
     table.add_row("[bold]Final score[/bold]", "", "", f"[bold]{escape(_two_places(report['final_score']))}[/bold]", "")
     console.print(table)
     if report.get("final_score_reason"):

@@ -9,7 +9,7 @@ from mips_rules.dsl.compiler import Evaluation
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, InputError
 from mips_rules.dsl.limits import MAX_REPORT_ITEMS
 from mips_rules.dsl.values import EvalFailure, to_plain_bounded, to_value, type_name
-from mips_rules.engine.inputs.context import Context
+from mips_rules.engine.inputs.context import Context, checked_context
 from mips_rules.engine.inputs.submission import Submission
 from mips_rules.engine.years.loader import Year
 
@@ -28,7 +28,7 @@ def evaluate(year: Year, submission: Submission | None, context: Context, *, tra
     (the differential tests compare both paths); `max_steps` overrides the step budget (`dsl/limits.py`)."""
     inputs = {
         "submission": to_value(submission.to_record()) if submission is not None else to_value(_empty_submission()),
-        "context": to_value(context.to_record()),
+        "context": to_value(_declared(year, context, submission).to_record()),
     }
     return year.rules.evaluate(inputs, trace=trace, fast=fast, max_steps=max_steps)
 
@@ -53,13 +53,23 @@ def _empty_submission() -> dict[str, Any]:
             "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}
 
 
+def _declared(year: Year, context: Any, submission: Submission | None) -> Any:
+    """The context as the year declares it (a context checked by another schema is checked again)."""
+    schema = getattr(year, "context_schema", None)
+    if schema is not None and getattr(context, "_schema", None) is not schema:
+        return checked_context(year, context, submission)
+    return context if context is not None else Context()
+
+
 def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None, *,
                  detail: bool = True) -> dict[str, Any]:
     """The report's fields, each the value of a named definition of the year.
 
     `detail=False` leaves out each category's reason and measure detail (population runs need
     only the scores, weights and adjustment, and skip computing them)."""
-    entity = {"type": context.entity.type,
+    record = context.to_record()
+    # The report's own fields (documented defaults: the year's context declares them).
+    entity = {"type": (record.get("entity") or {}).get("type"),
               "tin": submission.taxpayerIdentificationNumber if submission is not None else None,
               "npi": submission.nationalProviderIdentifier if submission is not None else None,
               "entity_id": submission.entityId if submission is not None else None}
@@ -85,7 +95,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
     report = {
         "performance_year": year.performance_year,
         "rules_fingerprint": year.fingerprint,
-        "reporting_option": context.reporting_option,
+        "reporting_option": record.get("reporting_option"),
         "entity": entity,
         "eligibility": ev.value("eligibility_status"),
         "scoring_basis": ev.value("scoring_basis"),
@@ -93,6 +103,9 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         **_present("final_score_reason", ev.value("final_score_reason")),
         "categories": categories,
         "complex_patient_bonus": ev.value("complex_patient_bonus"),
+        **{f["name"]: ev.value(f["rule"]) for f in getattr(year, "report_fields", [])},
+        **({"report_fields": [{"name": f["name"], "label": f["label"]} for f in year.report_fields]}
+           if getattr(year, "report_fields", None) else {}),
         "payment_adjustment": {
             "payment_year": ev.value("payment_year"),
             "applies": ev.value("payment_adjustment_applies"),
@@ -130,7 +143,7 @@ def check_inventory(year: Year, submission: Submission) -> None:
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
           trace: bool = False, detail: bool = True, fast: bool | None = None, max_steps: int | None = None) -> Scored:
-    context = (context if context is not None else Context()).for_submission(submission)
+    context = checked_context(year, context, submission)
     if submission is not None:
         check_inventory(year, submission)
     ev = evaluate(year, submission, context, trace=trace, fast=fast, max_steps=max_steps)

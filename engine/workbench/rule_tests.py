@@ -174,7 +174,7 @@ def run_case(case: Case, file: Path, rules: Path | None = None) -> CaseResult:
     """Score one case. A file in `<year folder>/tests/` always runs against that folder (its data and
     rules, wherever the folder is); any year its inputs give must be that folder's. A file elsewhere
     runs against the year its inputs give, looked up under `rules`."""
-    from mips_rules.engine.inputs.context import Context, load_context, parse_context, resolve_performance_year
+    from mips_rules.engine.inputs.context import Context, ContextInput, read_context, resolve_performance_year
     from mips_rules.engine.scoring.score import score
     from mips_rules.engine.inputs.submission import load_submission, parse_submission
 
@@ -189,7 +189,7 @@ def run_case(case: Case, file: Path, rules: Path | None = None) -> CaseResult:
             return result
     try:
         sub = _input(case.submission, file.parent, load_submission, parse_submission)
-        ctx = _input(case.context, file.parent, load_context, parse_context) or Context()
+        ctx = _input(case.context, file.parent, read_context, ContextInput) or Context()  # the folder's year checks it
         if loaded is not None:
             mismatches = _year_mismatches(case, sub, ctx, loaded.performance_year)
             if mismatches:

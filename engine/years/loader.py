@@ -119,6 +119,8 @@ class Year:
     fingerprint: str = ""
     context_schema: Any = None
     """The scoring context the year declares (`context.yaml`, a ContextSchema), or None."""
+    report_fields: list[dict[str, Any]] = field(default_factory=list)
+    """Report fields the year adds (`report.yaml`): {name, rule, label} — an extra adjustment or bonus."""
 
     def namespaces(self) -> dict[str, Any]:
         return self.data.namespaces()
@@ -136,9 +138,10 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     custom_shapes = shapes is not None
     cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
-        data, by_name, warnings, declaration = cached
+        data, by_name, warnings, declaration, report_fields = cached
         schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
-        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema)
+        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema,
+                       report_fields)
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data: YearData | None = None
@@ -191,8 +194,9 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             by_layer[name] = d
     data = data or YearData()
     definitions = list(by_layer.values())
-    declaration, schema = None, None
+    declaration, schema, report_fields = None, None, []
     try:
+        report_fields = _report_fields(layers)
         declaration = _context_declaration(layers)
         if declaration is not None and data.items:
             schema = load_schema(declaration, data.namespaces())
@@ -221,9 +225,16 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     if problems:
         raise RuleCheckError(problems)
     warnings = [*data.warnings, *layer_warnings, *_carried_over_warnings(data)]
-    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema)
+    for f in report_fields:
+        d = by_name.get(f["rule"])
+        if d is None or d.params:
+            problems.append(Diagnostic(f"report.yaml: `{f['name']}` reads `{f['rule']}`, which the year does not "
+                                       "define as a value", Location(str(f["file"]), 1, 1)))
+    if problems:
+        raise RuleCheckError(problems)
+    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, report_fields)
     if not custom_shapes:
-        yearcache.write(folder, print_, (data, by_name, warnings, declaration))
+        yearcache.write(folder, print_, (data, by_name, warnings, declaration, report_fields))
     return loaded
 
 
@@ -232,6 +243,31 @@ def _shapes(schema: Any) -> Mapping[str, Shape]:
     if schema is None:
         return input_shapes()
     return {**input_shapes(), "context": shape_of_model(schema.model)}
+
+
+def _report_fields(layers: list[Any]) -> list[dict[str, Any]]:
+    """The report fields the year adds (`report.yaml`: `fields: [{name, rule, label}]`), layered by name."""
+    fields: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        path = layer.folder / "report.yaml"
+        if not path.exists():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
+        doc = load_yaml(path)
+        entries = (doc.data or {}).get("fields") if isinstance(doc.data, dict) else None
+        if not isinstance(entries, list):
+            raise DataError(Diagnostic("report.yaml needs `fields: [{name, rule, label}]`", doc.where(())))
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "rule", "label")) \
+                    or set(entry) - {"name", "rule", "label", "source", "removed"}:
+                raise DataError(Diagnostic("each report field is {name, rule, label} (texts; `source` optional)",
+                                           doc.where(("fields", i))))
+            if entry.get("removed") is True:
+                fields.pop(entry["name"], None)
+            else:
+                fields[entry["name"]] = {**entry, "file": str(path)}
+    return list(fields.values())
 
 
 def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
@@ -257,7 +293,7 @@ def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
 
 def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[str, ast.Definition],
             shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str,
-            schema: Any = None) -> Year:
+            schema: Any = None, report_fields: list[dict[str, Any]] | None = None) -> Year:
     """The checks on the declared year, and compiling (also for a year read from the cache)."""
     namespaces = data.namespaces()
     declared = data.items["program"]["performance_year"]
@@ -270,4 +306,5 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
     compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
     # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
     warnings = [*warnings, *review_warnings(folder, data, by_name)]
-    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema)
+    return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema,
+                list(report_fields or []))
