@@ -308,7 +308,7 @@ def parse_context(data: Any, *, source: str = "<context>", where: WhereFn | None
     problems = context.problems()
     if problems:
         raise problems_to_input_error(source, problems, where)
-    if isinstance(data, dict):
+    if isinstance(data, dict) and data:  # an empty context is the default, equal to Context()
         context._raw = (data, source, where)
     return context
 
@@ -336,27 +336,11 @@ def read_context(path: str | Path | None) -> ContextInput:
 
 
 def load_context(path: str | Path | None) -> Context:
-    """Read a .json/.yaml/.yml context; no path at all means the defaults."""
+    """Read a .json/.yaml/.yml context checked by the built-in model; no path at all means the defaults."""
     if path is None:
         return Context()
-    p = Path(path)
-    source = str(p)
-    suffix = p.suffix.lower()
-    if suffix == ".json":
-        return parse_context(parse_json_text(read_text_file(p, "context"), source), source=source)
-    if suffix not in (".yaml", ".yml"):
-        raise InputError(Diagnostic(f"{source}: a context file must end in .json, .yaml or .yml"))
-    try:
-        from mips_rules.engine.inputs.safe_yaml import load_yaml  # lazily: written alongside this module
-    except ImportError as exc:
-        raise InputError(Diagnostic(f"{source}: YAML contexts need engine.yamlsafe ({exc})")) from None
-    try:
-        doc = load_yaml(p)
-    except InputError:
-        raise
-    except DataError as exc:
-        raise InputError(exc.diagnostics) from None
-    return parse_context(doc.data, source=source, where=doc.where)
+    read = read_context(path)
+    return parse_context(read.data, source=read.source, where=read.where)
 
 
 def resolve_performance_year(

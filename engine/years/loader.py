@@ -245,16 +245,23 @@ def _shapes(schema: Any) -> Mapping[str, Shape]:
     return {**input_shapes(), "context": shape_of_model(schema.model)}
 
 
+def _declaration(path: Path) -> Any:
+    """A declaration file of a year folder (context.yaml, report.yaml), or None when absent."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_file():
+        raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
+    return load_yaml(path)
+
+
 def _report_fields(layers: list[Any]) -> list[dict[str, Any]]:
     """The report fields the year adds (`report.yaml`: `fields: [{name, rule, label}]`), layered by name."""
     fields: dict[str, dict[str, Any]] = {}
     for layer in layers:
-        path = layer.folder / "report.yaml"
-        if not path.exists():
+        doc = _declaration(layer.folder / "report.yaml")
+        if doc is None:
             continue
-        if path.is_symlink() or not path.is_file():
-            raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
-        doc = load_yaml(path)
+        path = layer.folder / "report.yaml"
         entries = (doc.data or {}).get("fields") if isinstance(doc.data, dict) else None
         if not isinstance(entries, list):
             raise DataError(Diagnostic("report.yaml needs `fields: [{name, rule, label}]`", doc.where(())))
@@ -274,12 +281,9 @@ def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
     """The year's `context.yaml`, each layer's fields replacing the inherited ones (`removed: true` drops one)."""
     declaration: dict[str, Any] | None = None
     for layer in layers:
-        path = layer.folder / "context.yaml"
-        if not path.exists():
+        doc = _declaration(layer.folder / "context.yaml")
+        if doc is None:
             continue
-        if path.is_symlink() or not path.is_file():
-            raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
-        doc = load_yaml(path)
         if not isinstance(doc.data, dict):
             raise DataError(Diagnostic("context.yaml must map field names to their declarations", doc.where(())))
         declaration = dict(declaration or {})
