@@ -245,3 +245,28 @@ def test_categories_none_is_a_clean_rule_error_when_scoring(year_copy):
     rendered = err.value.render()
     assert "`categories` must be a list of category names (texts), got none" in rendered
     assert target.name in rendered
+
+
+def test_a_rules_folder_holds_regular_files_only(tmp_path):
+    """A link out of the folder is never followed (nor its target's first line printed); a FIFO named
+    like a rule file never hangs the loader."""
+    import os
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mips_rules.engine.cli import app
+
+    from conftest import RULES
+
+    folder = tmp_path / "2023"
+    shutil.copytree(RULES / "2023", folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:do not print me\n")
+    (folder / "evil.yaml").symlink_to(secret)
+    os.mkfifo(folder / "pipe.rules")
+    result = CliRunner().invoke(app, ["check", "--rules", str(folder)])
+    assert result.exit_code == 1
+    assert "evil.yaml: a symbolic link; a year folder holds regular files only" in result.output
+    assert "pipe.rules: not a regular file" in result.output
+    assert "do not print me" not in result.output and "Traceback" not in result.output
