@@ -12,6 +12,7 @@ On SIGTERM the workers are stopped and the part file is kept for `--resume`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -382,7 +383,7 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
     writer = Writer(output, fmt, resume=resume, input_path=input_path, year=_load(year, rules))
     stats.resumed = writer.done
     init_args = (year, str(rules) if rules else None)
-    try:
+    with _finished(writer):
         with open(input_path, encoding="utf-8", errors="replace") as lines:
             parts = numbered_chunks(_skip(lines, writer.done))
             work = functools.partial(score_chunk_text, fmt)
@@ -403,6 +404,14 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
                     _stop(pool)
                     raise
                 pool.shutdown()
+    return stats
+
+
+@contextlib.contextmanager
+def _finished(writer: "Writer") -> Iterator[None]:
+    """Commit the output when the block ends; on any error abandon it (the part file stays, resumable)."""
+    try:
+        yield
         writer.commit()
     except OSError as exc:
         writer.abort()
@@ -411,7 +420,6 @@ def run_local(input_path: Path, output: Path, year: int, *, rules: Path | None =
     except BaseException:
         writer.abort()
         raise
-    return stats
 
 
 def _stop(pool: Any) -> None:
@@ -469,18 +477,10 @@ def run_dask(input_path: Path, output: Path, year: int, scheduler: str, *, rules
         writer = Writer(output, fmt, resume=resume, input_path=input_path, year=loaded)
         stats.resumed = writer.done
         init_args = (year, str(rules) if rules else None)
-        try:
+        with _finished(writer):
             with open(input_path, encoding="utf-8", errors="replace") as lines:
                 parts = numbered_chunks(_skip(lines, writer.done))
                 _drain(_in_order(_DaskSubmitter(client, init_args, fmt), None, parts, 16), writer, stats, progress)
-            writer.commit()
-        except OSError as exc:
-            writer.abort()
-            raise OutputError(f"{exc.filename or writer.tmp}: {exc.strerror or exc}; the records written so far "
-                              f"are kept in {writer.tmp}") from None
-        except BaseException:
-            writer.abort()
-            raise
     return stats
 
 

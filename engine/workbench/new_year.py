@@ -47,7 +47,9 @@ def new_year(root: Path, year: int, source_year: int) -> Path:
     try:
         work = tmp / str(year)
         (work / "tests").mkdir(parents=True)
-        offset = _payment_offset(src)
+        source = _load_source(src)
+        program = source.namespaces()["program"]
+        offset = int(program["payment_year"]) - int(program["performance_year"])
         (work / "year.yaml").write_text(
             f"# The {year} performance year: the {source_year} year with the changes in this folder (made by\n"
             f"# `rulesctl new-year`). Add each changed item or definition here, with its source.\n"
@@ -59,7 +61,7 @@ def new_year(root: Path, year: int, source_year: int) -> Path:
             f"payment_year:\n  value: {year + offset}\n{CARRIED}\n"
             f"  note: payment year = performance year + {offset}, as in {source_year}\n"
             f"  source: \"set by rulesctl new-year: cite the {year} final rule\"\n", encoding="utf-8")
-        _write_marker(work, src, year, source_year)
+        _write_marker(work, source, year, source_year)
         if os.path.lexists(dest):  # made meanwhile: never replace it
             raise RulesError(Diagnostic(f"{dest} already exists; remove it or pick another year"))
         work.rename(dest)
@@ -71,15 +73,11 @@ def new_year(root: Path, year: int, source_year: int) -> Path:
     return dest
 
 
-def _payment_offset(src: Path) -> int:
-    """Payment year − performance year in the source year (2 for MIPS), from its effective data."""
-    try:
-        from mips_rules.engine.years.loader import load_year
+def _load_source(src: Path) -> Any:
+    """The year a new year extends, loaded (its effective data says the payment year and the fields)."""
+    from mips_rules.engine.years.loader import load_year
 
-        ns = load_year(None, src).namespaces()["program"]
-        return int(ns["payment_year"]) - int(ns["performance_year"])
-    except (RulesError, KeyError, TypeError, ValueError):
-        return 2
+    return load_year(None, src)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -117,13 +115,8 @@ def reference_fields(data: Any) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def _write_marker(work: Path, src: Path, year: int, source_year: int) -> None:
-    from mips_rules.engine.years.loader import load_year
-
-    try:
-        fields = reference_fields(load_year(None, src).data)  # the effective data, inherited rows too
-    except RulesError:
-        fields = {}  # the source does not load: `rulesctl check` reports that; nothing to compare with
+def _write_marker(work: Path, source: Any, year: int, source_year: int) -> None:
+    fields = reference_fields(source.data)  # the effective data, inherited rows too
     text = json.dumps({"from": source_year, "year": year, "reference_fields": fields}, indent=1, sort_keys=True)
     (work / MARKER).write_text(text + "\n", encoding="utf-8")
 

@@ -335,22 +335,11 @@ def _override(data: YearData, ns: str, name: str, raw: dict[str, Any], inherited
             problems.append(Diagnostic(f"row {i + 1} of `{path}.changed_rows` needs its key "
                                        f"({', '.join(key_fields)})", rloc))
             continue
-        k = table.row_key(row)
-        value_row = to_value(row)
-        if isinstance(table.key_field, str):
-            value_row[table.key_field] = k
-        rows[k] = value_row
-        if k in raw_index:
-            raw_rows[raw_index[k]] = row
-        else:
-            raw_index[k] = len(raw_rows)
-            raw_rows.append(row)
+        _put_row(rows, raw_rows, raw_index, table.key_field, table.row_key(row), row)
     _check_row_shapes(path, [*reference, *changed], "changed_rows", name, doc, problems) if reference else None
     spec = inherited.spec
-    if spec is not None and spec.covers is not None:
-        _check_covers(path, spec.covers, rows, loc, problems)
-    if spec is not None and spec.row_total is not None:
-        _check_totals(path, spec.row_total, rows, loc, problems)
+    if spec is not None:
+        _check_table(path, spec, rows, loc, loc, problems)
     if len(problems) > before:
         return
     data.items[ns][name] = Item(ns, name, "table", Table(path, table.key_field, rows, raw["source"]),
@@ -450,25 +439,37 @@ def _build_table(ns: str, name: str, spec: TableItem, doc: LocatedDoc, data: Yea
             problems.append(Diagnostic(f"`{path}` changes a row {format_key(key)} that `{spec.same_as}` does not have",
                                        rloc))
             continue
-        value_row = to_value(row)
-        if isinstance(key_field, str):
-            value_row[key_field] = key
-        rows[key] = value_row
-        if key in raw_index:
-            raw_rows[raw_index[key]] = row
-        else:
-            raw_index[key] = len(raw_rows)
-            raw_rows.append(row)
+        _put_row(rows, raw_rows, raw_index, key_field, key, row)
     _check_row_shapes(path, overrides, override_field, name, doc, problems)
-    if spec.covers is not None:
-        _check_covers(path, spec.covers, rows, doc.where((name, "covers")), problems)
-    if spec.row_total is not None:
-        _check_totals(path, spec.row_total, rows, loc, problems)
+    _check_table(path, spec, rows, doc.where((name, "covers")), loc, problems)
     if len(problems) > before:
         return None
     table = Table(path, key_field, rows, spec.source)
     return Item(ns, name, "table", table, raw_rows, spec.source, spec.confirmed, None, spec.note,
                 spec.carried_over, loc, complete=spec.complete, spec=spec)
+
+
+def _put_row(rows: dict[Any, Any], raw_rows: list[Any], raw_index: dict[Any, int], key_field: Any, key: Any,
+             row: dict[str, Any]) -> None:
+    """Add or replace one row by its key, in the table's values and in its plain rows (for diffs)."""
+    value_row = to_value(row)
+    if isinstance(key_field, str):
+        value_row[key_field] = key
+    rows[key] = value_row
+    if key in raw_index:
+        raw_rows[raw_index[key]] = row
+    else:
+        raw_index[key] = len(raw_rows)
+        raw_rows.append(row)
+
+
+def _check_table(path: str, spec: Any, rows: dict[Any, Any], covers_loc: Location, loc: Location,
+                 problems: list[Diagnostic]) -> None:
+    """The table-wide checks a table declares (`covers`, `row_total`), for its rows as they now are."""
+    if spec.covers is not None:
+        _check_covers(path, spec.covers, rows, covers_loc, problems)
+    if spec.row_total is not None:
+        _check_totals(path, spec.row_total, rows, loc, problems)
 
 
 def _close_hint(row: dict[str, Any], wanted: str) -> str | None:
