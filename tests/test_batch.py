@@ -329,7 +329,10 @@ def test_csv_rows_of_a_year_with_other_categories():
 
     from mips_rules.engine.populations import batch
 
-    fields = batch.csv_fields(("quality", "ia", "equity"))
+    from mips_rules.engine.years.loader import load_year
+
+    year = load_year(2023)
+    fields = batch.csv_fields(year.report_layout, ("quality", "ia", "equity"))
     assert fields[5:11] == ["quality_score", "quality_weight", "ia_score", "ia_weight", "equity_score",
                             "equity_weight"]
     result = {"id": "x", "performance_year": 2030, "rules_fingerprint": "f", "final_score": 80,
@@ -338,6 +341,7 @@ def test_csv_rows_of_a_year_with_other_categories():
     saved = dict(batch._WORKER)
     try:
         batch._WORKER["csv_fields"] = fields
+        batch._WORKER["year"] = year
         line = batch.format_result(result, "csv")
     finally:
         batch._WORKER.clear()

@@ -164,7 +164,7 @@ def test_the_report_says_why_the_final_score_is_the_threshold(request, year_fixt
     assert r["categories"]["ia"]["weight"] == 100 and r["final_score"] == 75
     assert r["final_score_reason"] == ("fewer than 2 performance categories scored, so the final score is the "
                                        "performance threshold (75)")
-    assert "Final score: 75.00 / 100** — fewer than 2 performance categories scored" in to_markdown(r)
+    assert "Final score: 75.00 / 100** — fewer than 2 performance categories scored" in to_markdown(r, year.report_layout)
     assert "fewer than 2 performance categories scored, so the final score is the performance threshold (75)" \
         in report_html(year, r)
     full = run(year, None, category_scores={"quality": 60, "cost": 60, "ia": 60, "pi": 60})

@@ -328,6 +328,7 @@ def test_report_table_prints_markup_as_text():
     from rich.console import Console
 
     from mips_rules.engine.scoring.render import print_table
+    from mips_rules.engine.years.loader import load_year
 
     report = _report()
     quality = report["categories"]["quality"]
@@ -337,7 +338,7 @@ def test_report_table_prints_markup_as_text():
     report["final_score_reason"] = "[link=x]why[/link] [/bold]"
     report["reporting_option"] = "[/traditional]"
     buffer = io.StringIO()
-    print_table(report, Console(file=buffer, width=200))
+    print_table(report, load_year(report["performance_year"]).report_layout, Console(file=buffer, width=200))
     text = buffer.getvalue()
     for fragment in ("[/bold]", "[red]not red[/red] [/]", "[/italic] a reason", "[link=x]why[/link]",
                      "[/traditional]"):

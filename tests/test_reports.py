@@ -32,7 +32,7 @@ def test_example_report(submission, context, snapshot):
     year = load_year(sub.performanceYear, RULES)
     report = score(year, sub, ctx).report
     assert masked(to_json(report)) == snapshot(name="json")
-    assert masked(to_markdown(report)) == snapshot(name="markdown")
+    assert masked(to_markdown(report, year.report_layout)) == snapshot(name="markdown")
 
 
 def test_json_numbers_are_exact_json():

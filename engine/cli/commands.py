@@ -158,7 +158,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
             report = {**report, "explanation": as_json(loaded, explanation)}
         text = to_json(report)
     elif format is ReportFormat.markdown:
-        text = to_markdown(report)
+        text = to_markdown(report, loaded.report_layout)
         if explanation is not None:
             from mips_rules.engine.scoring.explain import as_text
 
@@ -173,7 +173,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
         from rich.console import Console
 
         def table(console: Console) -> None:
-            print_table(report, console)
+            print_table(report, loaded.report_layout, console)
             if explanation is not None:
                 from mips_rules.engine.scoring.explain import as_text
 
@@ -213,10 +213,12 @@ def attribute(reports: list[Path] = typer.Argument(..., help="JSON reports (rule
     with _stdout():
         if format is ReportFormat.json:
             sys.stdout.write(to_json({"chosen": str(reports[index]), "index": index, "reason": reason,
-                                      "entity": chosen["entity"], "final_score": chosen["final_score"],
-                                      "payment_adjustment": chosen.get("payment_adjustment")}))
+                                      "report": chosen}))
         else:
-            typer.echo(f"{reports[index]}: {chosen['entity']['type']}, final score {chosen['final_score']} — {reason}")
+            from mips_rules.engine.scoring import display
+
+            path = year.report_layout.figures["final_score"]
+            typer.echo(f"{reports[index]}: {path.replace('_', ' ')} {display.at(chosen, path)} — {reason}")
 
 
 @app.command()

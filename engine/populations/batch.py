@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
+from mips_rules.engine.years.report_declaration import ReportField, ReportLayout
 from mips_rules.engine.cli.outputs import USAGE, OutputError, check_output, commit, sha256_file, write_error, write_file
 
 CHUNK = 200
@@ -43,16 +44,32 @@ class BatchStats:
     resumed: int = 0  # records already in the part file when --resume started
 
 
-def compact(report: dict[str, Any], record_id: Any) -> dict[str, Any]:
-    """The population view of a report: id, final score, category scores and weights, adjustment."""
-    return {
-        "id": record_id,
-        "performance_year": report["performance_year"],
-        "rules_fingerprint": report["rules_fingerprint"],
-        "final_score": report["final_score"],
-        "categories": {c: {"score": v["score"], "weight": v["weight"]} for c, v in report["categories"].items()},
-        "payment_adjustment": {k: report["payment_adjustment"][k] for k in ("applies", "direction", "percent")},
-    }
+def compact(report: dict[str, Any], record_id: Any, layout: ReportLayout) -> dict[str, Any]:
+    """The population view of a report: the id and the fields the year gives a batch column
+    (`column:` in report.yaml — the final score, category scores and weights, the adjustment)."""
+    return {"id": record_id, "performance_year": report["performance_year"],
+            "rules_fingerprint": report["rules_fingerprint"], **_project(report, layout.fields)}
+
+
+def _project(values: Any, fields: tuple[ReportField, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(values, dict):
+        return out
+    for f in fields:
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        if f.each is not None and isinstance(value, dict):
+            entries = {k: _project(e, f.fields) for k, e in value.items()}
+            if any(entries.values()):
+                out[f.name] = entries
+        elif f.fields:
+            inner = _project(value, f.fields)
+            if inner:
+                out[f.name] = inner
+        elif f.column is not None:
+            out[f.name] = value
+    return out
 
 
 def init_worker(year: int, rules: str | None) -> None:
@@ -63,7 +80,7 @@ def init_worker(year: int, rules: str | None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: a worker just stops
     loaded = load_year(year, Path(rules) if rules else None)
     _WORKER["year"] = loaded
-    _WORKER["csv_fields"] = csv_fields(year_categories(loaded))
+    _WORKER["csv_fields"] = csv_fields(loaded.report_layout, year_categories(loaded))
 
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
@@ -86,7 +103,7 @@ def score_line(line_no: int, text: str) -> dict[str, Any]:
         ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context", year=year) \
             if record.get("context") is not None else Context()
         resolve_performance_year(sub, ctx, requested=year.performance_year)
-        return compact(score(year, sub, ctx, detail=False).report, record_id)
+        return compact(score(year, sub, ctx, detail=False).report, record_id, year.report_layout)
     except RulesError as exc:
         return {"id": record_id, "line": line_no, "error": " | ".join(d.message for d in exc.diagnostics)}
     except RecursionError:
@@ -107,8 +124,9 @@ def format_result(result: dict[str, Any], fmt: str) -> str:
 
     if fmt == "csv":
         out = io.StringIO()
-        csv.DictWriter(out, fieldnames=_WORKER.get("csv_fields") or CSV_FIELDS).writerow(
-            {k: (format_number(v) if isinstance(v, Decimal) else v) for k, v in csv_row(result).items()})
+        csv.DictWriter(out, fieldnames=_WORKER["csv_fields"]).writerow(
+            {k: (format_number(v) if isinstance(v, Decimal) else v)
+             for k, v in csv_row(result, _WORKER["year"].report_layout).items()})
         return out.getvalue()
     return to_json(result, indent=None)
 
@@ -118,43 +136,46 @@ def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, 
     return [(format_result(r, fmt), "error" in r) for r in score_chunk(chunk)]
 
 
-def csv_fields(categories: Iterable[str]) -> list[str]:
-    """The CSV columns for a year's categories (in the year's report order)."""
-    return (["id", "line", "performance_year", "rules_fingerprint", "final_score"]
-            + [f"{c}_{k}" for c in categories for k in ("score", "weight")]
-            + ["adjustment_applies", "adjustment_direction", "adjustment_percent", "error"])
-
-
-CSV_FIELDS = csv_fields(("quality", "cost", "ia", "pi"))  # 2023 and 2024; other years: csv_fields(year_categories(y))
+def csv_fields(layout: ReportLayout, categories: Iterable[str]) -> list[str]:
+    """The CSV columns: the record's id and line, the year and fingerprint, each `column:` of the
+    year's report (an `each` field's once per category, in the year's order), and the error."""
+    return (["id", "line", "performance_year", "rules_fingerprint"]
+            + [name for _, name in layout.columns(tuple(categories))] + ["error"])
 
 
 def year_categories(year: Any) -> tuple[str, ...]:
-    """The year's performance categories in report order: its `categories` definition, as reports use it."""
+    """The names the report's `each` field lists (the categories), in report order."""
     from mips_rules.dsl.values import to_plain
     from mips_rules.engine.inputs.context import Context
     from mips_rules.engine.scoring.score import evaluate
 
-    try:
-        return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value("categories")))
-    except RulesError:
-        item = year.data.items.get("program", {}).get("categories")
-        if item is not None:
-            return tuple(str(c) for c in item.value)
-        raise
+    each = year.report_layout.each_field()
+    if each is None:
+        return ()
+    return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value(each.each)))
 
 
-def csv_row(result: dict[str, Any]) -> dict[str, Any]:
+def csv_row(result: dict[str, Any], layout: ReportLayout) -> dict[str, Any]:
     row: dict[str, Any] = {"id": result.get("id"), "line": result.get("line"), "error": result.get("error")}
     if "error" not in result:
         row["performance_year"] = result["performance_year"]
         row["rules_fingerprint"] = result["rules_fingerprint"]
-        row["final_score"] = result["final_score"]
-        for c, v in result["categories"].items():
-            row[f"{c}_score"], row[f"{c}_weight"] = v["score"], v["weight"]
-        adj = result["payment_adjustment"]
-        row["adjustment_applies"], row["adjustment_direction"], row["adjustment_percent"] = (
-            adj["applies"], adj["direction"], adj["percent"])
+        _flatten(result, layout.fields, None, row)
     return row
+
+
+def _flatten(values: Any, fields: tuple[ReportField, ...], key: str | None, row: dict[str, Any]) -> None:
+    if not isinstance(values, dict):
+        return
+    for f in fields:
+        value = values.get(f.name)
+        if f.each is not None:
+            for k, entry in (value or {}).items():
+                _flatten(entry, f.fields, k, row)
+        elif f.fields:
+            _flatten(value, f.fields, key, row)
+        elif f.column is not None:
+            row[f.column.replace("{key}", key) if key is not None else f.column] = value
 
 
 def part_path(target: Path) -> Path:
@@ -217,7 +238,7 @@ class Writer:
         check_output(self.tmp, [input_path], what="part file")
         check_output(self.meta, [input_path], what="part file record")
         identity = part_record(input_path, fmt, year)
-        self.columns = identity["columns"] or CSV_FIELDS
+        self.columns = identity["columns"] or []
         self.done = 0
         try:
             if resume and self.tmp.exists():
@@ -265,7 +286,7 @@ class Writer:
 
 def part_record(input_path: Path | None, fmt: str, year: Any) -> dict[str, Any]:
     """What a part file belongs to, as its `.meta` records it."""
-    columns = csv_fields(year_categories(year)) if year is not None else CSV_FIELDS
+    columns = csv_fields(year.report_layout, year_categories(year)) if year is not None else None
     return {"input": str(input_path) if input_path is not None else None,
             "input_sha256": _input_digest(input_path),
             "format": fmt, "columns": columns if fmt == "csv" else None,

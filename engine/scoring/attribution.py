@@ -21,9 +21,8 @@ def load_report(path: Path) -> dict[str, Any]:
         report = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(Diagnostic(f"{path}: not a readable JSON report ({exc})")) from None
-    missing = [k for k in ("performance_year", "final_score", "entity") if not isinstance(report, dict) or k not in report]
-    if missing:
-        raise InputError(Diagnostic(f"{path}: not a scoring report (missing {', '.join(missing)})"))
+    if not isinstance(report, dict) or "performance_year" not in report or "rules_fingerprint" not in report:
+        raise InputError(Diagnostic(f"{path}: not a scoring report (no performance_year and rules_fingerprint)"))
     return report
 
 

@@ -49,10 +49,13 @@ def find(entries: list[TraceEntry], query: str, year: Year | None = None) -> lis
     """The entries a query names: a rule (`final_score`, `weight_in`), a report path
     (`categories.quality.points`, `quality.measures.236.points`) or a prefix (`weight`)."""
     parts = query.split(".")
-    if len(parts) >= 3 and parts[0] == "categories":
-        field = {"score": "category_score", "weight": "category_weight", "points": "category_points",
-                 "reweighted": "category_reweighted", "reason": "category_reason"}.get(parts[2], parts[2])
-        return [e for e in _walk(entries) if e.name == field and e.args == (parts[1],)][:1]
+    declared = year.report_layout.field_at(query) if year is not None and year.report_layout is not None else None
+    if declared is not None and declared.rule is not None:
+        # A report path: the definition behind it (under an `each` field, called with the key).
+        each = year.report_layout.field_at(parts[0]) if year is not None else None
+        key = parts[1] if each is not None and each.each is not None and len(parts) >= 3 else None
+        return [e for e in _walk(entries) if e.name == declared.rule
+                and (key is None or e.args == (key,))][:1]
     if len(parts) >= 3 and parts[1] == "measures":
         return [e for e in _walk(entries) if e.name.endswith("_result") and e.args
                 and isinstance(e.args[0], dict)

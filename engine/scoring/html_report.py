@@ -10,34 +10,40 @@ from typing import Any
 from mips_rules.dsl.compiler import TraceEntry
 from mips_rules.engine.workbench.diff_render import page
 from mips_rules.engine.scoring.explain import _data_lines, _short, _unique, label
-from mips_rules.engine.scoring.render import _cell, extra_fields, CATEGORY_TITLES, _adjustment_text, _two_places, detail_table
+from mips_rules.engine.scoring import display
 from mips_rules.engine.years.loader import Year
+from mips_rules.engine.years.report_declaration import ReportLayout
 
 
-def _bars(report: dict[str, Any]) -> str:
-    rows = []
-    for c, cat in report["categories"].items():
-        score = cat["score"]
-        width = 0 if score is None else float(min(Decimal(100), Decimal(score)))
-        shown = "not scored" if score is None else f"{_two_places(score)}%"
-        rows.append(f"<tr><td>{html.escape(CATEGORY_TITLES.get(c, c))}</td>"
-                    f"<td><span class=\"bar\" style=\"width:{width * 2:.0f}px\"></span> {shown}</td>"
-                    f"<td>{_two_places(cat['weight'])}%</td><td>{_two_places(cat['points'])}</td>"
-                    f"<td class=\"muted\">{html.escape(cat.get('reason') or '')}</td></tr>")
-    return ("<table><tr><th>category</th><th>score</th><th>weight</th><th>points</th><th>why</th></tr>"
-            + "".join(rows) + "</table>")
+def _cells(table: display.Table, bar_column: int | None) -> str:
+    head = "".join(f"<th>{html.escape(col)}</th>" for col in table.columns)
+    body = []
+    for row in table.rows:
+        cells = []
+        for i, v in enumerate(row):
+            bar = ""
+            if i == bar_column and v.endswith("%"):
+                width = max(0.0, min(100.0, float(Decimal(v[:-1]))))
+                bar = f"<span class=\"bar\" style=\"width:{width * 2:.0f}px\"></span> "
+            cells.append(f"<td>{bar}{html.escape(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _details(report: dict[str, Any]) -> str:
-    parts = []
-    for c, cat in report["categories"].items():
-        if not cat.get("measures"):
-            continue
-        columns, rows = detail_table(cat)
-        head = "".join(f"<th>{html.escape(col)}</th>" for col in columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows)
-        parts.append(f"<h2>{html.escape(CATEGORY_TITLES.get(c, c))}</h2><table><tr>{head}</tr>{body}</table>")
-    return "".join(parts)
+def _categories(report: dict[str, Any], layout: ReportLayout) -> str:
+    """The category table, the first percent column drawn as bars, and the notes under it."""
+    table = display.category_table(report, layout)
+    if table is None:
+        return ""
+    f = layout.each_field()
+    shown = [s for s in f.fields if s.label and s.show not in ("note", "table")] if f is not None else []
+    bar = next((i + 1 for i, s in enumerate(shown) if s.show == "two_decimals_percent"), None)
+    notes = "".join(f"<li>{html.escape(title)}: {html.escape(text)}</li>" for title, text in display.notes(report, layout))
+    return _cells(table, bar) + (f"<ul class=\"muted\">{notes}</ul>" if notes else "")
+
+
+def _details(report: dict[str, Any], layout: ReportLayout) -> str:
+    return "".join(f"<h2>{html.escape(t.title)}</h2>{_cells(t, None)}" for t in display.details(report, layout))
 
 
 def _tree(year: Year, entries: list[TraceEntry]) -> str:
@@ -64,19 +70,20 @@ def _tree(year: Year, entries: list[TraceEntry]) -> str:
 
 def report_html(year: Year, report: dict[str, Any], explanation: list[TraceEntry] | None = None) -> str:
     e = html.escape
-    title = f"MIPS {report['performance_year']} final score {_two_places(report['final_score'])}"
+    layout = year.report_layout
+    final = layout.field_at(layout.figures["final_score"])
+    final_value = display.at(report, layout.figures["final_score"])
+    title = f"MIPS {report['performance_year']} {(final.label or '').lower()} {display.show(final_value, final.show)}"
+    summary = []
+    for line in display.summary(report, layout):
+        text = f"{e(line.label)}: {e(line.text)}"
+        summary.append((f"<strong>{text}</strong>" if line.strong else text)
+                       + (f" <span class=\"muted\">— {e(line.reason)}</span>" if line.reason else ""))
     body = [f"<h1>{e(title)}</h1>",
-            f"<p>{e(report['reporting_option'])} · {e(report['entity']['type'])} · eligibility "
-            f"{e(report['eligibility'])}" + (" · facility-based scoring" if report.get("scoring_basis") == "facility"
-                                             else "") + "</p>",
-            _bars(report),
-            f"<p>Complex patient bonus: {_two_places(report['complex_patient_bonus'])} · "
-            + "".join(f"{e(label)}: {e(_cell(report[name]))} · " for name, label in extra_fields(report)) +
-            f"<strong>Final score: {_two_places(report['final_score'])} / 100</strong> · "
-            + (f"<span class=\"muted\">{e(report['final_score_reason'])}</span> · "
-               if report.get("final_score_reason") else "") +
-            f"Payment adjustment: {e(_adjustment_text(report))}</p>",
-            _details(report),
+            f"<p>{' · '.join(e(part) for part in display.heading(report, layout))}</p>",
+            _categories(report, layout),
+            f"<p>{' · '.join(summary)}</p>",
+            _details(report, layout),
             f"<p class=\"muted\">Scored by the {e(str(report['performance_year']))} rules, fingerprint "
             f"<code>{e(report['rules_fingerprint'])}</code></p>"]
     if explanation:

@@ -12,6 +12,7 @@ from mips_rules.dsl.values import EvalFailure, to_plain_bounded, to_value, type_
 from mips_rules.engine.inputs.context import Context, checked_context
 from mips_rules.engine.inputs.submission import Submission
 from mips_rules.engine.years.loader import Year
+from mips_rules.engine.years.report_declaration import ReportField
 
 
 @dataclass
@@ -63,65 +64,53 @@ def _declared(year: Year, context: Any, submission: Submission | None) -> Any:
 
 def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None, *,
                  detail: bool = True) -> dict[str, Any]:
-    """The report's fields, each the value of a named definition of the year.
+    """The report the year declares (`report.yaml`): each field the value of a named definition,
+    an input, or a record of such fields.
 
-    `detail=False` leaves out each category's reason and measure detail (population runs need
-    only the scores, weights and adjustment, and skip computing them)."""
-    record = context.to_record()
-    # The report's own fields (documented defaults: the year's context declares them).
-    entity = {"type": (record.get("entity") or {}).get("type"),
-              "tin": submission.taxpayerIdentificationNumber if submission is not None else None,
-              "npi": submission.nationalProviderIdentifier if submission is not None else None,
-              "entity_id": submission.entityId if submission is not None else None}
-    categories: dict[str, Any] = {}
-    for c in _names(year, "categories", ev.value("categories"), "category names"):
-        categories[c] = {
-            "score": ev.call("category_score", (c,)),
-            "weight": ev.call("category_weight", (c,)),
-            "points": ev.call("category_points", (c,)),
-            "reweighted": ev.call("category_reweighted", (c,)),
-        }
-        if not detail:
-            continue
-        reason = ev.call("category_reason", (c,))
-        if reason is not None:
-            categories[c]["reason"] = reason
-        measures = ev.call("category_measures", (c,))
-        if measures is not None:
-            categories[c]["measures"] = measures
+    `detail=False` leaves out the fields marked `detail` (population runs need only the scores,
+    weights and adjustment, and skip computing the reasons and measure detail)."""
     rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
     if rejections:
         raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
-    report = {
-        "performance_year": year.performance_year,
-        "rules_fingerprint": year.fingerprint,
-        "reporting_option": record.get("reporting_option"),
-        "entity": entity,
-        "eligibility": ev.value("eligibility_status"),
-        "scoring_basis": ev.value("scoring_basis"),
-        "final_score": ev.value("final_score"),
-        **_present("final_score_reason", ev.value("final_score_reason")),
-        "categories": categories,
-        "complex_patient_bonus": ev.value("complex_patient_bonus"),
-        **{f["name"]: ev.value(f["rule"]) for f in getattr(year, "report_fields", [])},
-        **({"report_fields": [{"name": f["name"], "label": f["label"]} for f in year.report_fields]}
-           if getattr(year, "report_fields", None) else {}),
-        "payment_adjustment": {
-            "payment_year": ev.value("payment_year"),
-            "applies": ev.value("payment_adjustment_applies"),
-            "direction": ev.value("payment_adjustment_direction"),
-            "percent": ev.value("payment_adjustment_percent"),
-        },
-    }
+    inputs = {"context": context.to_record(), "submission": submission}
+    report = {"performance_year": year.performance_year, "rules_fingerprint": year.fingerprint,
+              **_fields(year, year.report_layout.fields, ev, inputs, detail, None)}
     try:
         return to_plain_bounded(report, MAX_REPORT_ITEMS)
     except EvalFailure as exc:
         raise EvaluationError(Diagnostic(f"the report cannot be built: {exc}")) from None
 
 
-def _present(key: str, value: Any) -> dict[str, Any]:
-    """A report field that appears only when it says something (like a category's reason)."""
-    return {} if value is None else {key: value}
+def _fields(year: Year, fields: tuple[ReportField, ...], ev: Evaluation, inputs: dict[str, Any], detail: bool,
+            key: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.detail and not detail:
+            continue
+        if f.each is not None:
+            names = _names(year, f.each, ev.value(f.each), "names")
+            out[f.name] = {c: _fields(year, f.fields, ev, inputs, detail, c) for c in names}
+            continue
+        if f.fields:
+            value: Any = _fields(year, f.fields, ev, inputs, detail, key)
+        elif f.rule is not None:
+            value = ev.value(f.rule) if key is None else ev.call(f.rule, (key,))
+        else:
+            value = _input(inputs, f.source_path or ())
+        if value is None and f.optional:
+            continue
+        out[f.name] = value
+    return out
+
+
+def _input(inputs: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """An input's value at a path (`context.entity.type`, `submission.entityId`); none when absent."""
+    value = inputs.get(path[0])
+    for part in path[1:]:
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
 
 
 def check_inventory(year: Year, submission: Submission) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from decimal import Decimal
 
+from mips_rules.dsl.errors import Diagnostic, RulesError
 from mips_rules.engine.inputs.context import parse_context
 from mips_rules.engine.scoring.score import score
 from mips_rules.engine.years.loader import Year
@@ -14,13 +15,22 @@ COLOURS = ("#3b6ea5", "#c0504d", "#4f9a3a", "#8064a2", "#d08a00")
 
 def adjustment_curve(year: Year, step: Decimal = Decimal("0.25")) -> list[tuple[Decimal, Decimal]]:
     """(final score, adjustment %) for scores 0 … 100: every category scored at that score."""
+    from mips_rules.engine.populations.batch import year_categories
+    from mips_rules.engine.scoring.display import at
+
+    figures = year.report_layout.figures
+    scores_input = figures.get("category_scores_input")
+    if scores_input is None:
+        raise RulesError(Diagnostic(f"the {year.performance_year} report declares no `figures.category_scores_input` "
+                                    "(the context field that takes category scores): no curve to draw"))
+    categories = year_categories(year)
     points = []
     s = Decimal(0)
     while s <= 100:
-        ctx = parse_context({"category_scores": {c: s for c in ("quality", "cost", "ia", "pi")},
-                             "performance_year": year.performance_year})
+        ctx = parse_context({scores_input: {c: s for c in categories}, "performance_year": year.performance_year},
+                            year=year)
         report = score(year, None, ctx).report
-        points.append((Decimal(report["final_score"]), Decimal(report["payment_adjustment"]["percent"])))
+        points.append((Decimal(at(report, figures["final_score"])), Decimal(at(report, figures["adjustment_percent"]))))
         s += step
     return points
 

@@ -72,6 +72,29 @@ def _yaml_merge(parent: str, child: str) -> str:
     return text
 
 
+def _report_fields_merged(parent: str, child: str) -> str:
+    """A report.yaml layer whose `fields` are the inherited ones with the layer's by name (replaced
+    in place, new at the end, `removed: true` dropped), so that the top-level merge writes them whole."""
+    import yaml
+
+    old = load_yaml_text_safe(parent).get("fields") or []
+    new = load_yaml_text_safe(child).get("fields")
+    if new is None:
+        return child
+    merged = {f["name"]: f for f in old if isinstance(f, dict) and "name" in f}
+    for f in new:
+        if isinstance(f, dict) and f.get("removed") is True:
+            merged.pop(f.get("name"), None)
+        elif isinstance(f, dict) and "name" in f:
+            merged[f["name"]] = f
+    lines = child.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if _ITEM.match(line)]
+    blocks = dict(zip((_ITEM.match(lines[i]).group(1) for i in starts), _blocks(lines, starts)))  # type: ignore[union-attr]
+    b, e = blocks["fields"]
+    dumped = yaml.safe_dump({"fields": list(merged.values())}, sort_keys=False, allow_unicode=True, width=110)
+    return "".join(lines[:b]) + dumped + "".join(lines[e:])
+
+
 def load_yaml_text_safe(text: str) -> dict:
     from mips_rules.engine.inputs.safe_yaml import load_yaml_text
 
@@ -117,6 +140,8 @@ def flatten_year(folder: Path, target: Path, bundled_root: Path | None = None) -
             text = path.read_text(encoding="utf-8")
             if path.suffix == ".rules" and layer is not layers[0]:
                 child_defs.update({n: (path.name, t) for n, t in _definitions(text).items()})  # type: ignore[misc]
+            elif path.name == "report.yaml" and path.name in files:
+                files[path.name] = _yaml_merge(files[path.name], _report_fields_merged(files[path.name], text))
             elif path.name in files and path.suffix == ".yaml":
                 files[path.name] = _yaml_merge(files[path.name], text)
             elif path.name in files and path.suffix == ".json":

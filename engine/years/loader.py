@@ -15,6 +15,7 @@ from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
 from mips_rules.dsl.parser import parse_file
 from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
+from mips_rules.engine.years.report_declaration import check_layout, read_layout
 from mips_rules.engine.inputs.declared_context import load_schema
 from mips_rules.engine.inputs.shapes import input_shapes, shape_of_model
 from mips_rules.engine.inputs.safe_yaml import load_yaml
@@ -119,8 +120,8 @@ class Year:
     fingerprint: str = ""
     context_schema: Any = None
     """The scoring context the year declares (`context.yaml`, a ContextSchema), or None."""
-    report_fields: list[dict[str, Any]] = field(default_factory=list)
-    """Report fields the year adds (`report.yaml`): {name, rule, label} — an extra adjustment or bonus."""
+    report_layout: Any = None
+    """The report the year declares (`report.yaml`, a ReportLayout): its fields and how they are shown."""
 
     def namespaces(self) -> dict[str, Any]:
         return self.data.namespaces()
@@ -138,10 +139,9 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     custom_shapes = shapes is not None
     cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
-        data, by_name, warnings, declaration, report_fields = cached
+        data, by_name, warnings, declaration, layout = cached
         schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
-        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema,
-                       report_fields)
+        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema, layout)
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data: YearData | None = None
@@ -194,9 +194,9 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
             by_layer[name] = d
     data = data or YearData()
     definitions = list(by_layer.values())
-    declaration, schema, report_fields = None, None, []
+    declaration, schema, layout = None, None, None
     try:
-        report_fields = _report_fields(layers)
+        layout = read_layout([layer.folder for layer in layers], load_yaml)
         declaration = _context_declaration(layers)
         if declaration is not None and data.items:
             schema = load_schema(declaration, data.namespaces())
@@ -225,16 +225,12 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     if problems:
         raise RuleCheckError(problems)
     warnings = [*data.warnings, *layer_warnings, *_carried_over_warnings(data)]
-    for f in report_fields:
-        d = by_name.get(f["rule"])
-        if d is None or d.params:
-            problems.append(Diagnostic(f"report.yaml: `{f['name']}` reads `{f['rule']}`, which the year does not "
-                                       "define as a value", Location(str(f["file"]), 1, 1)))
+    problems.extend(check_layout(layout, by_name, shapes, Location(str(folder / "report.yaml"), 1, 1)))
     if problems:
         raise RuleCheckError(problems)
-    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, report_fields)
+    loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, layout)
     if not custom_shapes:
-        yearcache.write(folder, print_, (data, by_name, warnings, declaration, report_fields))
+        yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout))
     return loaded
 
 
@@ -252,29 +248,6 @@ def _declaration(path: Path) -> Any:
     if path.is_symlink() or not path.is_file():
         raise DataError(Diagnostic(f"{path}: not a regular file; a year folder holds regular files only"))
     return load_yaml(path)
-
-
-def _report_fields(layers: list[Any]) -> list[dict[str, Any]]:
-    """The report fields the year adds (`report.yaml`: `fields: [{name, rule, label}]`), layered by name."""
-    fields: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        doc = _declaration(layer.folder / "report.yaml")
-        if doc is None:
-            continue
-        path = layer.folder / "report.yaml"
-        entries = (doc.data or {}).get("fields") if isinstance(doc.data, dict) else None
-        if not isinstance(entries, list):
-            raise DataError(Diagnostic("report.yaml needs `fields: [{name, rule, label}]`", doc.where(())))
-        for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "rule", "label")) \
-                    or set(entry) - {"name", "rule", "label", "source", "removed"}:
-                raise DataError(Diagnostic("each report field is {name, rule, label} (texts; `source` optional)",
-                                           doc.where(("fields", i))))
-            if entry.get("removed") is True:
-                fields.pop(entry["name"], None)
-            else:
-                fields[entry["name"]] = {**entry, "file": str(path)}
-    return list(fields.values())
 
 
 def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
@@ -297,7 +270,7 @@ def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
 
 def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[str, ast.Definition],
             shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str,
-            schema: Any = None, report_fields: list[dict[str, Any]] | None = None) -> Year:
+            schema: Any = None, layout: Any = None) -> Year:
     """The checks on the declared year, and compiling (also for a year read from the cache)."""
     namespaces = data.namespaces()
     declared = data.items["program"]["performance_year"]
@@ -311,4 +284,4 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
     # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
     warnings = [*warnings, *review_warnings(folder, data, by_name)]
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema,
-                list(report_fields or []))
+                layout)
