@@ -168,8 +168,13 @@ def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], smal
                 best[r["id"]] = r
         ranked = sorted(best.values(), key=lambda r: (-r["points"], r["id"]))
         pick = next((r for r in ranked if r["outcome"]), None) or next((r for r in ranked if r["hp"]), None)
-        required = 6
-        if pick is None:
+        # A submitted measure excluded from scoring leaves the denominator where it would have filled
+        # one of the 6 slots (fewer than 6 other measures).
+        excluded = len({r["id"] for r in results if r["id"] in EXCLUDED_QUALITY})
+        required = 6 - min(excluded, max(0, 6 - len(best)))
+        if required == 0:
+            counted = []
+        elif pick is None:
             counted = ranked[: required - 1]
         else:
             counted = [pick] + [r for r in ranked if r["id"] != pick["id"]][: required - 1]

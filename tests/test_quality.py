@@ -251,9 +251,24 @@ def test_measure_389_is_excluded_in_2024_only(year_2023, year_2024):
     q24 = quality(year_2024, sub(2024))
     m = by_id(q24)[("389", "registry")]
     assert m["points"] is None and m["counted"] is False and m["reason"] == "excluded from scoring this year"
-    assert close(q24["score"], D("9.2434") / 60 * 100)  # 389 leaves the points; the denominator stays 60
+    # 389 earns nothing and leaves the denominator (spec section 4; Appendix E: it "won't contribute"):
+    # 9.2434 of 60 − 10 = 50 points.
+    assert close(q24["score"], D("9.2434") / 50 * 100)
     q23 = quality(year_2023, sub(2023))
     assert by_id(q23)[("389", "registry")]["counted"] is True
+
+
+def test_an_excluded_measure_costs_nothing_when_six_others_are_submitted(year_2024):
+    """With six other measures the six count as usual over 60 points: 389 neither fills a slot nor
+    takes one away (with fewer others it leaves the denominator, as above)."""
+    others = [("236", rate(80, 20)), ("001", rate(20, 80)), ("134", rate(50, 50)), ("130", rate(100, 0)),
+              ("317", rate(40, 60)), ("226", rate(90, 10))]
+    q = quality(year_2024, submission(2024, [("registry", [("389", rate(80, 20)), *others])]))
+    measures = by_id(q)
+    assert measures[("389", "registry")]["counted"] is False
+    counted = [m for m in q["measures"] if m["counted"]]
+    assert len(counted) == 6  # all six others
+    assert close(q["score"], sum(m["points"] for m in counted) / 60 * 100)
 
 
 # ---------------------------------------------------------------------------
