@@ -468,7 +468,7 @@ def _length(x: Any) -> Decimal:
 
 
 def _truth(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     raise EvalFailure(f"{what} needs true or false, got {type_name(value)}")
 

@@ -63,6 +63,7 @@ class CompiledRules:
     data_refs: dict[str, list[str]] = field(default_factory=dict)  # definition → data items it reads
     fast_values: dict[str, Callable[..., Any]] | None = None  # generated Python (dsl/codegen.py)
     fast_functions: dict[str, Callable[..., Any]] | None = None
+    generated: Any = None  # the compiled module and its constants, for the year cache
     # Per definition: (the steps one computation costs, how much nesting it adds — see HOIST_AT).
     meta: dict[str, tuple[int, int]] = field(default_factory=dict)
     max_steps: int = DEFAULT_MAX_STEPS
@@ -399,13 +400,15 @@ class Compiler:
     def _guard(self, loc: Location, what: str, fn: Code) -> Code:
         return _guard(loc, f"in `{self.current}`, {what}", fn)
 
-    def compile_all(self, label: str = "rules") -> CompiledRules:
+    def compile_all(self, label: str = "rules", generated: Any = None) -> CompiledRules:
+        """Closures and generated Python for every definition; `generated` reuses an earlier load's
+        compiled module (`dsl/codegen.py`, kept by the year cache)."""
         from mips_rules.dsl.codegen import generate
 
         rules = CompiledRules(dict(self.definitions))
-        fast = generate(self.definitions, self.data, self.inputs, label)
+        fast = generate(self.definitions, self.data, self.inputs, label, generated)
         if fast is not None:
-            rules.fast_values, rules.fast_functions = fast
+            rules.fast_values, rules.fast_functions, rules.generated = fast
         for name, d in self.definitions.items():
             self.current = name
             rules.meta[name] = (ast_size(d.body), 3 + ast_depth(d.body))

@@ -140,3 +140,25 @@ def h_cond(c: Any) -> bool:
     raise EvalFailure(f"`if` needs true or false, got {type_name(c)}")
 
 
+
+
+# -- the item loops of filter/map/sum/count, written in place by the generated code --------------
+
+def h_items(ev: Any, cost: int, xs: Any, what: str) -> Any:
+    """The list a loop runs over, its steps charged first (as the built-in does)."""
+    t = type(xs)
+    if t is not tuple and t is not frozenset:
+        raise EvalFailure(f"{what} needs a list, got {type_name(xs)}")
+    ev.steps -= len(xs) * cost
+    if ev.steps < 0:
+        ev.charge(0)
+    return xs
+
+
+def h_sum_numbers(values: list[Any]) -> Decimal:
+    total = _D(0)
+    for v in values:
+        if type(v) is not _D:
+            raise EvalFailure(f"sum needs a number, got {type_name(v)}")
+        total += v
+    return total

@@ -226,12 +226,13 @@ def equal(a: Any, b: Any, ev: Any = None) -> bool:
 
 
 def require_number(value: Any, what: str) -> Decimal:
-    if isinstance(value, Decimal):
+    if type(value) is Decimal or isinstance(value, Decimal):
         return value
     raise EvalFailure(f"{what} needs a number, got {type_name(value)}")
 
 
 def require_list(value: Any, what: str) -> Iterable[Any]:
-    if isinstance(value, (tuple, frozenset)):
+    t = type(value)
+    if t is tuple or t is frozenset or isinstance(value, (tuple, frozenset)):
         return value
     raise EvalFailure(f"{what} needs a list, got {type_name(value)}")

@@ -8,9 +8,17 @@ year folders, from `rules/`, shipped as package data).
 
 from __future__ import annotations
 
-from importlib import metadata
+from typing import Any
 
-try:
-    __version__ = metadata.version("mips-rules")
-except metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """`__version__` read from the installed distribution when asked for (importlib.metadata is
+    slow to import, and scoring never needs it)."""
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("mips-rules")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(name)

@@ -5,7 +5,7 @@ path (locations in messages name its files) and the engine's own source code. A 
 or a changed engine is a different name, so a stale entry is never read; entries are written
 whole (a temporary file, then a rename), so concurrent runs are safe. An unreadable entry is
 ignored and rebuilt. Only years that checked clean are cached, so a cache hit skips parsing and
-checking (compiling still runs: generated code is not cached). The cache can only make loading
+checking, and generating and compiling the year's Python (the compiled module is kept). The cache can only make loading
 faster: what it returns is what parsing the folder would return.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -41,7 +42,8 @@ def code_version() -> str:
 
 
 def entry(folder: Path, fingerprint: str) -> Path:
-    key = hashlib.sha256(f"{fingerprint}\0{folder.resolve()}\0{code_version()}".encode()).hexdigest()
+    # The Python version too: an entry holds compiled (marshal) code, which is version-specific.
+    key = hashlib.sha256(f"{fingerprint}\0{folder.resolve()}\0{code_version()}\0{sys.version}".encode()).hexdigest()
     return cache_dir() / f"{key}.pickle"
 
 

@@ -13,7 +13,6 @@ from mips_rules.dsl import ast
 from mips_rules.dsl.checker import Shape, check
 from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
-from mips_rules.dsl.parser import parse_file
 from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.years.report_declaration import check_layout, read_layout
 from mips_rules.engine.inputs.declared_context import load_schema
@@ -139,9 +138,12 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     custom_shapes = shapes is not None
     cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
-        data, by_name, warnings, declaration, layout = cached
+        data, by_name, warnings, declaration, layout, generated = cached
         schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
-        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema, layout)
+        return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema, layout,
+                       generated)
+    from mips_rules.dsl.parser import parse_file  # the grammar (lark) only when a year is parsed, not from the cache
+
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data: YearData | None = None
@@ -230,7 +232,7 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise RuleCheckError(problems)
     loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, layout)
     if not custom_shapes:
-        yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout))
+        yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout, loaded.rules.generated))
     return loaded
 
 
@@ -270,7 +272,7 @@ def _context_declaration(layers: list[Any]) -> dict[str, Any] | None:
 
 def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[str, ast.Definition],
             shapes: Mapping[str, Shape], warnings: list[Diagnostic], started: float, print_: str,
-            schema: Any = None, layout: Any = None) -> Year:
+            schema: Any = None, layout: Any = None, generated: Any = None) -> Year:
     """The checks on the declared year, and compiling (also for a year read from the cache)."""
     namespaces = data.namespaces()
     declared = data.items["program"]["performance_year"]
@@ -280,7 +282,7 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
     if year is not None and str(year).isdigit() and int(year) != int(py):
         raise RuleCheckError(Diagnostic(f"asked for {year}, but {folder} holds the rules of {int(py)}",
                                         declared.location))
-    compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)))
+    compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)), generated)
     # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
     warnings = [*warnings, *review_warnings(folder, data, by_name)]
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema,
