@@ -12,8 +12,8 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    """`__version__` read from the installed distribution when asked for (importlib.metadata is
-    slow to import, and scoring never needs it)."""
+    """`load_year` (the Python API, engine/api/) and `__version__`, imported when first asked for
+    (importlib.metadata is slow to import, and scoring never needs it)."""
     if name == "__version__":
         from importlib import metadata
 
@@ -21,4 +21,8 @@ def __getattr__(name: str) -> Any:
             return metadata.version("mips-rules")
         except metadata.PackageNotFoundError:  # a source tree that was never installed
             return "0+unknown"
+    if name in ("load_year", "ScoringYear"):
+        from mips_rules.engine import api
+
+        return getattr(api, name)
     raise AttributeError(name)

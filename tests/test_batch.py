@@ -348,3 +348,29 @@ def test_csv_rows_of_a_year_with_other_categories():
         batch._WORKER.update(saved)
     row = next(csv.DictReader(io.StringIO(",".join(fields) + "\r\n" + line)))
     assert row["equity_weight"] == "30" and row["ia_score"] == "80"
+
+
+def test_parquet_holds_the_csv_rows(population, tmp_path):
+    """`--format parquet`: the CSV's columns and values, typed (issue #16, item 4)."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    args = ["batch", str(population), "--year", "2024", "--workers", "1"]
+    assert runner.invoke(app, [*args, "-f", "csv", "-o", str(tmp_path / "s.csv")]).exit_code in (0, 1)
+    result = runner.invoke(app, [*args, "-f", "parquet", "-o", str(tmp_path / "s.parquet")])
+    assert result.exit_code in (0, 1), result.output
+    assert not list(tmp_path.glob(".*part*"))  # the CSV part file was replaced by the table
+    table = pq.read_table(tmp_path / "s.parquet").to_pylist()
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert len(table) == len(rows) == 300
+    assert list(table[0]) == list(rows[0])
+    for got, want in zip(table, rows):
+        assert got["id"] == want["id"]
+        if want["error"]:
+            assert got["error"] == want["error"] and got["final_score"] is None
+        else:
+            assert got["error"] is None
+            assert got["final_score"] == float(want["final_score"])
+            assert got["adjustment_percent"] == float(want["adjustment_percent"])
+            assert got["adjustment_applies"] is (want["adjustment_applies"] == "True")

@@ -385,6 +385,7 @@ def test_command(target: Optional[str] = typer.Argument(None, help="A year, a ru
 class BatchFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"
 
 
 class Engine(str, Enum):
@@ -420,7 +421,8 @@ def synth(year: int = typer.Option(..., "--year", "-y", help="The performance ye
 def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, context} per line."),
           year: int = typer.Option(..., "--year", "-y", help="The performance year."),
           output: Path = typer.Option(..., "--output", "-o", help="Where to write the results."),
-          format: BatchFormat = typer.Option(BatchFormat.jsonl, "--format", "-f", help="jsonl or csv."),
+          format: BatchFormat = typer.Option(BatchFormat.jsonl, "--format", "-f",
+                                             help="jsonl, csv or parquet (the CSV's columns; needs pyarrow)."),
           workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
           engine: Engine = typer.Option(Engine.local, "--engine", help="local processes, or dask."),
           scheduler: Optional[str] = typer.Option(None, "--scheduler", help="The Dask scheduler address."),

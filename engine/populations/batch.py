@@ -85,22 +85,30 @@ def init_worker(year: int, rules: str | None) -> None:
 
 def score_line(line_no: int, text: str) -> dict[str, Any]:
     """Score one JSONL record; any problem becomes an error line, never an exception."""
+    try:
+        record = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        return {"id": None, "line": line_no, "error": f"not JSON: {exc}"}
+    except RecursionError:
+        return {"id": None, "line": line_no, "error": "record nested too deeply"}
+    return score_record(_WORKER["year"], record, line_no)
+
+
+def score_record(year: Any, record: Any, line_no: int | None = None) -> dict[str, Any]:
+    """One population record ({id, submission, context}) → its population view, or {id, line, error}.
+    Never raises for bad input (batch lines and the Python API's populations share it)."""
     from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
     from mips_rules.engine.scoring.score import score
     from mips_rules.engine.inputs.submission import parse_submission
 
-    year = _WORKER["year"]
+    where = f"line {line_no}: " if line_no is not None else ""
     record_id: Any = None
     try:
-        try:
-            record = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
-            return {"id": None, "line": line_no, "error": f"not JSON: {exc}"}
         if not isinstance(record, dict) or "submission" not in record:
             return {"id": None, "line": line_no, "error": "a record needs `id`, `submission` and `context`"}
         record_id = record.get("id")
-        sub = parse_submission(record["submission"], source=f"line {line_no}: submission")
-        ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context", year=year) \
+        sub = parse_submission(record["submission"], source=f"{where}submission")
+        ctx = parse_context(record.get("context") or {}, source=f"{where}context", year=year) \
             if record.get("context") is not None else Context()
         resolve_performance_year(sub, ctx, requested=year.performance_year)
         return compact(score(year, sub, ctx, detail=False).report, record_id, year.report_layout)
@@ -132,8 +140,10 @@ def format_result(result: dict[str, Any], fmt: str) -> str:
 
 
 def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, bool]]:
-    """Score and format a chunk: (output line, whether the record failed) per record."""
-    return [(format_result(r, fmt), "error" in r) for r in score_chunk(chunk)]
+    """Score and format a chunk: (output line, whether the record failed) per record. Parquet
+    output is written as CSV rows until the batch is complete (see Writer.commit)."""
+    line_fmt = "csv" if fmt == "parquet" else fmt
+    return [(format_result(r, line_fmt), "error" in r) for r in score_chunk(chunk)]
 
 
 def csv_fields(layout: ReportLayout, categories: Iterable[str]) -> list[str]:
@@ -248,7 +258,7 @@ class Writer:
             else:
                 write_file(self.meta, json.dumps(identity, indent=1) + "\n")
                 self.handle = _open_part(self.tmp, append=False)
-            if fmt == "csv" and self.handle.tell() == 0:
+            if fmt in TABULAR and self.handle.tell() == 0:
                 csv.DictWriter(self.handle, fieldnames=self.columns).writeheader()
         except OSError as exc:
             raise write_error(self.tmp, exc) from None
@@ -264,7 +274,13 @@ class Writer:
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
-            commit(self.tmp, self.target)
+            if self.fmt == "parquet":
+                table = self.tmp.with_name(self.tmp.name + ".parquet")
+                write_parquet(self.tmp, table, self.columns)
+                commit(table, self.target)
+                self.tmp.unlink(missing_ok=True)
+            else:
+                commit(self.tmp, self.target)
         except OSError as exc:
             raise write_error(self.target, exc) from None
         self.meta.unlink(missing_ok=True)
@@ -284,12 +300,33 @@ class Writer:
                 pass
 
 
+TABULAR = ("csv", "parquet")
+"""Formats with the CSV's columns (Parquet is written from the complete CSV rows)."""
+TEXT_COLUMNS = ("id", "rules_fingerprint", "error")
+
+
+def write_parquet(rows_csv: Path, target: Path, columns: list[str]) -> None:
+    """The batch's CSV rows as a Parquet table (pyarrow): the same columns; numbers as float64 or
+    int64 as the values allow, ids, fingerprints and errors as text."""
+    try:
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+        from pyarrow import parquet as pq
+    except ImportError:
+        raise OutputError("--format parquet needs pyarrow: pip install 'mips-rules[frames]'", USAGE) from None
+    types = {c: pa.string() for c in columns if c in TEXT_COLUMNS or c.endswith("_direction")}
+    types["line"] = pa.int64()
+    table = pacsv.read_csv(rows_csv, convert_options=pacsv.ConvertOptions(column_types=types,
+                                                                         strings_can_be_null=True))
+    pq.write_table(table, target)
+
+
 def part_record(input_path: Path | None, fmt: str, year: Any) -> dict[str, Any]:
     """What a part file belongs to, as its `.meta` records it."""
     columns = csv_fields(year.report_layout, year_categories(year)) if year is not None else None
     return {"input": str(input_path) if input_path is not None else None,
             "input_sha256": _input_digest(input_path),
-            "format": fmt, "columns": columns if fmt == "csv" else None,
+            "format": fmt, "columns": columns if fmt in TABULAR else None,
             "year": getattr(year, "performance_year", None),
             "rules_fingerprint": getattr(year, "fingerprint", None)}
 
@@ -318,7 +355,7 @@ def _complete_records(path: Path, fmt: str) -> int:
         with open(path, "r+b") as handle:
             handle.truncate(len(keep))
     lines = keep.count(b"\n")
-    return lines - 1 if fmt == "csv" and lines else lines
+    return lines - 1 if fmt in TABULAR and lines else lines
 
 
 def _skip(lines: Iterable[str], done: int) -> Iterator[tuple[int, str]]:
