@@ -417,6 +417,67 @@ def synth(year: int = typer.Option(..., "--year", "-y", help="The performance ye
         typer.echo(f"wrote {n} records to {output}")
 
 
+class ImpactFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def impact(base: str = typer.Argument(..., help="The base year (or a rules folder)."),
+           population: Path = typer.Option(..., "--population", "-p",
+                                           help="JSONL: one {id, submission, context} per line (as batch reads)."),
+           draft: Optional[Path] = typer.Option(None, "--draft", help="The reform as a year folder (a draft)."),
+           set_: list[str] = typer.Option([], "--set", help="The reform as changed values: PATH=VALUE "
+                                                            "(program.performance_threshold=80); repeatable."),
+           rules: Optional[Path] = RulesOption,
+           format: ImpactFormat = typer.Option(ImpactFormat.table, "--format", "-f",
+                                               help="table, json, markdown or html (with charts)."),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the study to a file.")) -> None:
+    """What a rule change does to a population: movers, groups, and the budget-neutral scaling factor."""
+    from mips_rules.dsl.errors import Diagnostic, RulesError
+    from mips_rules.engine.cli.outputs import OutputError, check_output
+    from mips_rules.engine.populations.impact import compare, read_population
+    from mips_rules.engine.populations.impact_render import print_study, to_html, to_markdown
+    from mips_rules.engine.scoring.render import to_json
+    from mips_rules.engine.workbench.reform import reform_year
+    from mips_rules.engine.years.loader import load_year
+
+    try:
+        if output is not None:
+            check_output(output, [population])
+        if (draft is None) == (not set_):
+            raise RulesError(Diagnostic("give the reform as --draft FOLDER or as one or more --set PATH=VALUE"))
+        base_year = _load_rules_arg(base, rules)
+        if draft is not None:
+            reform = load_year(None, draft)
+            label = f"the draft {draft}"
+        else:
+            reform = reform_year(base_year, set_)
+            label = ", ".join(set_)
+        records = read_population(population)
+        study = compare(base_year, reform, records, label)
+    except (RulesError, OutputError) as exc:
+        _fail(exc)
+        return
+    if format is ImpactFormat.json:
+        text = to_json(study)
+    elif format is ImpactFormat.markdown:
+        text = to_markdown(study)
+    elif format is ImpactFormat.html:
+        text = to_html(study)
+    else:
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        print_study(study, Console(file=buffer, width=120, force_terminal=False))
+        text = buffer.getvalue()
+    _emit(text, output, (population,))
+
+
 @app.command()
 def batch(input: Path = typer.Argument(..., help="JSONL: one {id, submission, context} per line."),
           year: int = typer.Option(..., "--year", "-y", help="The performance year."),

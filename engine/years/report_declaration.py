@@ -39,7 +39,13 @@ FIGURES = {
     "adjustment_percent": "the report path of the payment adjustment in percent",
     "adjustment_direction": "the report path of the adjustment's direction",
     "category_scores_input": "the context field that takes category scores directly (a record keyed by category)",
+    "groups": "input paths a change is broken down by in `rulesctl impact` (entity type, practice size …)",
+    "budget_negative": "the definition of a negative adjustment before rounding (0 otherwise)",
+    "budget_positive": "the definition of a positive adjustment before the scaling factor (0 otherwise)",
+    "budget_weight": "the input path of each clinician's weight in the budget (Part B allowed charges)",
+    "scaling_factor_cap": "the data item capping the scaling factor",
 }
+PATH_FIGURES = ("final_score", "adjustment_percent", "adjustment_direction")
 INPUT_ROOTS = ("context", "submission")
 
 
@@ -174,8 +180,11 @@ def read_layout(folders: list[Path], load_yaml: Any) -> ReportLayout | None:
                     top[key] = tuple(value)
         if "figures" in data:
             value = data["figures"]
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                problems.append(Diagnostic("`figures` maps each figure to a report path", doc.where(("figures",))))
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, str) or (k == "groups" and isinstance(v, list) and all(isinstance(g, str) for g in v))
+                    for k, v in value.items()):
+                problems.append(Diagnostic("`figures` maps each figure to a report path, a definition or an input "
+                                           "path (`groups`: a list of input paths)", doc.where(("figures",))))
             else:
                 problems += [_unknown(k, set(FIGURES), "figure", doc.where(("figures", k))) for k in value
                              if k not in FIGURES]
@@ -348,17 +357,32 @@ def check_layout(layout: ReportLayout | None, definitions: Mapping[str, ast.Defi
 
     for f in layout.fields:
         check(f, False, layout.fields)
-    for key, paths in (("heading", layout.heading), ("summary", layout.summary),
-                       ("figures", tuple(layout.figures.values()))):
+    figure_paths = tuple(layout.figures[k] for k in PATH_FIGURES if k in layout.figures)
+    for key, paths in (("heading", layout.heading), ("summary", layout.summary), ("figures", figure_paths)):
         for p in paths:
-            if key == "figures" and p == layout.figures.get("category_scores_input"):
-                continue
             if layout.field_at(p) is None:
                 problems.append(Diagnostic(f"report.yaml: `{key}` names `{p}`, which is not a field of the report",
                                            anchor))
     missing = [k for k in ("final_score", "adjustment_percent") if k not in layout.figures]
     if missing:
         problems.append(Diagnostic(f"report.yaml: `figures` needs `{missing[0]}` ({FIGURES[missing[0]]})", anchor))
+    for key in ("budget_negative", "budget_positive"):
+        name = layout.figures.get(key)
+        if name is not None and (name not in definitions or definitions[name].params):
+            problems.append(Diagnostic(f"report.yaml: `figures.{key}` names `{name}`, which the year does not "
+                                       "define as a value", anchor))
+    for key, paths in (("budget_weight", [layout.figures.get("budget_weight")]),
+                       ("groups", list(layout.figures.get("groups") or []))):
+        for path in paths:
+            if path is None:
+                continue
+            parts = tuple(str(path).split("."))
+            probe = ReportField(f"figures.{key}", source_path=parts, location=anchor)
+            if parts[0] not in INPUT_ROOTS or len(parts) < 2:
+                problems.append(Diagnostic(f"report.yaml: `figures.{key}`: {path} is not an input path "
+                                           "(context.… or submission.…)", anchor))
+            else:
+                problems.extend(_check_input(probe, shapes))
     scores_input = layout.figures.get("category_scores_input")
     if scores_input is not None and scores_input not in (shapes.get("context") or {}):
         problems.append(Diagnostic(f"report.yaml: `figures.category_scores_input` names `{scores_input}`, which is "

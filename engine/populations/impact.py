@@ -1,0 +1,245 @@
+"""What a rule change does to a population: every record scored under the base year and under the
+reform, the movers, the groups they fall in, and the budget-neutral scaling factor of each side.
+
+The engine knows no MIPS field: the final score, the adjustment and its direction, the groups to
+break down by, the two sides of the budget and its weight are the figures the year's `report.yaml`
+names (`figures:`); the scaling factor is the statute's arithmetic over them — positive adjustments
+scaled so that their weighted total equals the negative ones', at most the year's cap.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+from mips_rules.dsl.errors import Diagnostic, RulesError
+
+HISTOGRAM_WIDTH = 10  # final-score bins of 10 points
+
+
+@dataclass
+class Outcome:
+    """One record scored under one year."""
+
+    id: Any
+    error: str | None = None
+    final_score: Decimal | None = None
+    adjustment: Decimal | None = None
+    direction: str | None = None
+    negative: Decimal = Decimal(0)
+    positive: Decimal = Decimal(0)
+    weight: Decimal | None = None
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+def _at(value: Any, parts: Iterable[str]) -> Any:
+    for part in parts:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _group_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
+    """A population record scored by `year`, with the figures impact needs; bad input is an outcome
+    with its error, never an exception."""
+    from mips_rules.dsl.values import to_plain
+    from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
+    from mips_rules.engine.inputs.submission import parse_submission
+    from mips_rules.engine.scoring.display import at
+    from mips_rules.engine.scoring.score import score
+
+    figures = year.report_layout.figures
+    record_id = record.get("id") if isinstance(record, dict) else None
+    try:
+        if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
+            return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
+        sub = parse_submission(record["submission"], source=f"line {line_no}: submission") \
+            if record.get("submission") is not None else None
+        ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context", year=year) \
+            if record.get("context") is not None else Context()
+        if sub is not None:
+            resolve_performance_year(sub, ctx, requested=year.performance_year)
+        scored = score(year, sub, ctx, detail=False)
+    except RulesError as exc:
+        return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
+    report, ev = scored.report, scored.evaluation
+    inputs = {k: to_plain(v) for k, v in ev.inputs.items()}
+    out = Outcome(record_id, final_score=at(report, figures["final_score"]),
+                  adjustment=at(report, figures["adjustment_percent"]),
+                  direction=at(report, figures["adjustment_direction"]) if "adjustment_direction" in figures else None)
+    try:
+        if "budget_negative" in figures:
+            out.negative = abs(Decimal(ev.value(figures["budget_negative"])))
+        if "budget_positive" in figures:
+            out.positive = Decimal(ev.value(figures["budget_positive"]))
+    except RulesError as exc:
+        return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
+    if "budget_weight" in figures:
+        weight = _at(inputs, figures["budget_weight"].split("."))
+        out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
+    for path in figures.get("groups") or []:
+        out.groups[path] = _group_text(_at(inputs, path.split(".")))
+    return out
+
+
+def read_population(path: Path) -> list[tuple[int, Any]]:
+    """(line number, record) of a JSONL population (as `rulesctl batch` reads it); a line that is not
+    JSON is kept as its error."""
+    from mips_rules.engine.cli.outputs import OutputError
+
+    records = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append((n, json.loads(line, parse_float=Decimal)))
+                except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+                    records.append((n, {"__error__": f"line {n}: not JSON ({exc})"}))
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return records
+
+
+def scaling_factor(year: Any, outcomes: list[Outcome]) -> dict[str, Any]:
+    """The budget-neutral scaling factor over a population: Σ weight × negative adjustment divided by
+    Σ weight × positive adjustment before scaling, capped; and the maximum positive adjustment it gives."""
+    figures = year.report_layout.figures
+    if "budget_negative" not in figures or "budget_positive" not in figures:
+        return {"available": False, "why": "the year's report.yaml names no budget figures"}
+    cap_path = figures.get("scaling_factor_cap", "")
+    ns, _, name = cap_path.partition(".")
+    cap_item = year.data.items.get(ns, {}).get(name)
+    cap = cap_item.value if cap_item is not None else None
+    scored = [o for o in outcomes if o.error is None]
+    weighted = [o for o in scored if o.weight is not None]
+    unweighted = not weighted
+    pool = scored if unweighted else weighted
+    negative = sum((o.negative * (Decimal(1) if unweighted else o.weight) for o in pool), Decimal(0))
+    positive = sum((o.positive * (Decimal(1) if unweighted else o.weight) for o in pool), Decimal(0))
+    result: dict[str, Any] = {"available": True, "records": len(pool),
+                              "weighted_by": None if unweighted else figures.get("budget_weight"),
+                              "without_weight": 0 if unweighted else len(scored) - len(weighted),
+                              "negative_total": negative, "positive_total_unscaled": positive, "cap": cap}
+    if positive == 0:
+        result.update(raw=None, factor=None, cap_binds=False, max_positive_adjustment=None,
+                      why="no positive adjustment in the population: nothing to scale")
+        return result
+    raw = negative / positive
+    factor = min(raw, cap) if isinstance(cap, Decimal) else raw
+    result.update(raw=raw, factor=factor, cap_binds=isinstance(cap, Decimal) and raw > cap,
+                  max_positive_adjustment=_max_unscaled(year) * factor if _max_unscaled(year) is not None else None)
+    return result
+
+
+def _max_unscaled(year: Any) -> Decimal | None:
+    """The positive adjustment before scaling at the best final score (every category scored 100)."""
+    from mips_rules.engine.inputs.context import parse_context
+    from mips_rules.engine.populations.batch import year_categories
+    from mips_rules.engine.scoring.score import score
+
+    figures = year.report_layout.figures
+    scores_input = figures.get("category_scores_input")
+    if scores_input is None:
+        return None
+    ctx = parse_context({scores_input: {c: 100 for c in year_categories(year)}}, year=year)
+    return Decimal(score(year, None, ctx, detail=False).evaluation.value(figures["budget_positive"]))
+
+
+def _side(outcomes: list[Outcome]) -> dict[str, Any]:
+    scored = [o for o in outcomes if o.error is None and o.final_score is not None]
+    finals = [Decimal(o.final_score) for o in scored]
+    adjustments = [Decimal(o.adjustment) for o in scored if o.adjustment is not None]
+    directions: dict[str, int] = {}
+    for o in scored:
+        directions[str(o.direction)] = directions.get(str(o.direction), 0) + 1
+    bins = {f"{b}-{b + HISTOGRAM_WIDTH}": 0 for b in range(0, 100, HISTOGRAM_WIDTH)}
+    for f in finals:
+        b = min(int(f // HISTOGRAM_WIDTH) * HISTOGRAM_WIDTH, 100 - HISTOGRAM_WIDTH)
+        bins[f"{b}-{b + HISTOGRAM_WIDTH}"] += 1
+    return {"scored": len(scored),
+            "mean_final_score": _mean(finals), "median_final_score": statistics.median(finals) if finals else None,
+            "mean_adjustment": _mean(adjustments), "directions": dict(sorted(directions.items())),
+            "final_scores": bins}
+
+
+def _sign(o: Outcome) -> int:
+    """The adjustment's sign (a penalty is below 0): what "turned negative" means, whatever the year calls it."""
+    a = Decimal(o.adjustment) if o.adjustment is not None else Decimal(0)
+    return (a > 0) - (a < 0)
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01")) if values else None
+
+
+def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label: str) -> dict[str, Any]:
+    """The impact study: both sides, the movers, the groups and the scaling factors."""
+    before, after = [], []
+    for n, record in records:
+        if isinstance(record, dict) and "__error__" in record:
+            before.append(Outcome(None, record["__error__"]))
+            after.append(Outcome(None, record["__error__"]))
+            continue
+        before.append(score_outcome(base, record, n))
+        after.append(score_outcome(reform, record, n))
+    pairs = [(b, a) for b, a in zip(before, after) if b.error is None and a.error is None]
+    transitions: dict[str, int] = {}
+    up = down = 0
+    changes = []
+    for b, a in pairs:
+        if a.final_score != b.final_score:
+            changes.append(Decimal(a.final_score) - Decimal(b.final_score))
+            up += a.final_score > b.final_score
+            down += a.final_score < b.final_score
+        if a.direction != b.direction:
+            key = f"{b.direction} → {a.direction}"
+            transitions[key] = transitions.get(key, 0) + 1
+    groups: dict[str, dict[str, Any]] = {}
+    for b, a in pairs:
+        for path, value in a.groups.items():
+            g = groups.setdefault(path, {}).setdefault(value, {"records": 0, "negative_before": 0,
+                                                               "negative_after": 0, "turned_negative": 0,
+                                                               "turned_positive": 0, "_before": [], "_after": []})
+            neg_b, neg_a = _sign(b) < 0, _sign(a) < 0
+            g["records"] += 1
+            g["negative_before"] += neg_b
+            g["negative_after"] += neg_a
+            g["turned_negative"] += not neg_b and neg_a
+            g["turned_positive"] += _sign(b) <= 0 and _sign(a) > 0
+            g["_before"].append(Decimal(b.final_score))
+            g["_after"].append(Decimal(a.final_score))
+    for by_value in groups.values():
+        for g in by_value.values():
+            g["mean_final_score_before"] = _mean(g.pop("_before"))
+            g["mean_final_score_after"] = _mean(g.pop("_after"))
+    errors = sorted({o.error for o in before + after if o.error is not None})
+    turned_negative = sum(1 for b, a in pairs if _sign(b) >= 0 and _sign(a) < 0)
+    turned_positive = sum(1 for b, a in pairs if _sign(b) <= 0 and _sign(a) > 0)
+    return {
+        "base": {"year": base.performance_year, "rules_fingerprint": base.fingerprint},
+        "reform": {"label": reform_label, "year": reform.performance_year, "rules_fingerprint": reform.fingerprint},
+        "population": {"records": len(records), "scored_both": len(pairs),
+                       "not_scored": len(records) - len(pairs), "errors": errors[:20]},
+        "before": _side(before),
+        "after": _side(after),
+        "movers": {"final_score_changed": len(changes), "up": up, "down": down,
+                   "turned_negative": turned_negative, "turned_positive": turned_positive,
+                   "mean_change": _mean(changes), "direction_changes": dict(sorted(transitions.items()))},
+        "scaling_factor": {"before": scaling_factor(base, before), "after": scaling_factor(reform, after)},
+        "groups": {path: dict(sorted(v.items())) for path, v in groups.items()},
+    }

@@ -1,0 +1,103 @@
+"""rulesctl impact (issue #16): a rule change over a population, and the budget-neutral scaling factor."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+
+from typer.testing import CliRunner
+
+from mips_rules.engine.cli.commands import app
+
+from conftest import RULES
+
+runner = CliRunner()
+
+
+def _record(rid, score, charges):
+    return {"id": rid, "context": {"category_scores": {c: score for c in ("quality", "cost", "ia", "pi")},
+                                   "eligibility": {"allowed_charges": charges, "part_b_patients": 500,
+                                                   "covered_services": 500}}}
+
+
+def _population(tmp_path):
+    path = tmp_path / "pop.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (
+        _record("A", 100, 100000), _record("B", 50, 200000), _record("C", 10, 150000))))
+    return path
+
+
+def test_the_scaling_factor_worked_by_hand(tmp_path):
+    """2024 (threshold 75, 9%): A at 100 → +9 × 25/25 = 9 before scaling (weight 100,000); B at 50 →
+    −9 × 25/75 = −3 (200,000); C at 10 ≤ 18.75 → −9 (150,000). Budget neutral: (3 × 200,000 + 9 × 150,000)
+    / (9 × 100,000) = 1,950,000 / 900,000 = 2.1666…, under the cap of 3; the best score earns 9 × 2.1666… = 19.5%.
+    Threshold 80: B → −9 × 30/80 = −3.375, C ≤ 20 → −9, A → 9 × 20/20 = 9: 2,025,000 / 900,000 = 2.25 → 20.25%."""
+    result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                 "-p", str(_population(tmp_path)), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    study = json.loads(result.stdout, parse_float=D)
+    before, after = study["scaling_factor"]["before"], study["scaling_factor"]["after"]
+    assert (before["negative_total"], before["positive_total_unscaled"]) == (1950000, 900000)
+    assert before["factor"] == D("2.166667") and before["max_positive_adjustment"] == D("19.5")
+    assert not before["cap_binds"] and before["weighted_by"] == "context.eligibility.allowed_charges"
+    assert (after["negative_total"], after["factor"], after["max_positive_adjustment"]) == (2025000, D("2.25"),
+                                                                                           D("20.25"))
+    # Mean adjustments as paid (the published factor 1.05 / 9): (1.05 − 3 − 9) / 3 = −3.65;
+    # after: (1.05 − 3.38 − 9) / 3 = −3.7766… → −3.78.
+    assert study["before"]["mean_adjustment"] == D("-3.65") and study["after"]["mean_adjustment"] == D("-3.78")
+    markdown = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                   "-p", str(_population(tmp_path)), "-f", "markdown"]).stdout
+    assert "Scaling factor after: 2.25, maximum positive adjustment 20.25%" in markdown
+    page = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                               "-p", str(_population(tmp_path)), "-f", "html"]).stdout
+    assert page.count("<svg") == 2 and "<script" not in page and "20.25%" in page
+
+
+def test_the_cap_binds_and_movers_are_counted(tmp_path):
+    """A at 76 (threshold 75): 9 × 1/25 = 0.36 before scaling; B at 50 → −3 (200,000): 600,000 / 36,000 ≈ 16.7,
+    capped at 3. With the threshold at 80, A (76) turns negative: −9 × 4/80 = −0.45."""
+    path = tmp_path / "pop.jsonl"
+    path.write_text(json.dumps(_record("A", 76, 100000)) + "\n" + json.dumps(_record("B", 50, 200000)) + "\n")
+    study = json.loads(runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                           "-p", str(path), "-f", "json"]).stdout, parse_float=D)
+    before = study["scaling_factor"]["before"]
+    assert before["cap_binds"] and before["factor"] == 3 and before["max_positive_adjustment"] == 27
+    assert study["movers"]["turned_negative"] == 1
+    assert study["movers"]["direction_changes"] == {"positive → negative": 1}
+    group = study["groups"]["context.entity.type"]["individual"]
+    assert (group["records"], group["negative_before"], group["negative_after"], group["turned_negative"]) == (2, 1, 2, 1)
+    # The other side has no positive adjustment left: nothing to scale, and the study says so.
+    assert study["scaling_factor"]["after"]["factor"] is None
+
+
+def test_a_draft_folder_gives_the_same_study(tmp_path):
+    draft = tmp_path / "draft" / "2024"
+    draft.mkdir(parents=True)
+    (draft / "year.yaml").write_text(f"extends: {RULES / '2024'}\n")
+    (draft / "program.yaml").write_text('performance_threshold:\n  value: 80\n  unit: points\n  source: "a draft"\n')
+    pop = _population(tmp_path)
+    by_set = json.loads(runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                            "-p", str(pop), "-f", "json"]).stdout)
+    by_draft = json.loads(runner.invoke(app, ["impact", "2024", "--draft", str(draft), "-p", str(pop),
+                                              "-f", "json"]).stdout)
+    assert by_set["scaling_factor"] == by_draft["scaling_factor"] and by_set["groups"] == by_draft["groups"]
+
+
+def test_bad_reforms_are_refused_with_their_reason(tmp_path):
+    pop = _population(tmp_path)
+    for args, message in (
+            (["--set", "program.performance_threshold=high"], "is text"),
+            (["--set", "program.performance_treshold=80"], "did you mean program.performance_threshold"),
+            (["--set", "weights.redistribution=1"], "a table"),
+            (["--set", "threshold"], "NAMESPACE.ITEM=VALUE"),
+            ([], "--draft FOLDER or as one or more --set")):
+        result = runner.invoke(app, ["impact", "2024", "-p", str(pop), *args])
+        assert result.exit_code != 0 and "Traceback" not in result.output, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "context": {"category_scores": {"quality": "lots"}}}\nnot json\n')
+    study = json.loads(runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                           "-p", str(bad), "-f", "json"]).stdout)
+    assert study["population"]["not_scored"] == 2
+    assert any("category_scores.quality" in e for e in study["population"]["errors"])
+    assert any("line 2: not JSON" in e for e in study["population"]["errors"])
