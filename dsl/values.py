@@ -72,6 +72,11 @@ def is_scalar(value: Any) -> bool:
 def table_key(value: Any) -> Any:
     """Normalise a lookup key: any collection of names becomes a frozenset (of scalars only:
     a key never holds records or lists, so hashing a key is always cheap)."""
+    t = type(value)
+    if t is str or value is None or t is bool:
+        return value
+    if t is Decimal:
+        return value.normalize()
     if isinstance(value, (tuple, list, set, frozenset)):
         if len(value) > MAX_KEY_ITEMS:
             raise TypeError("not a key")  # no row has such a key
@@ -118,6 +123,8 @@ class Table:
         return isinstance(self.key_field, tuple)
 
     def normalise(self, key: Any) -> Any:
+        if type(key) is str and type(self.key_field) is str:  # the common lookup: one field, a text key
+            return key
         if self.composite:
             if not isinstance(key, (tuple, list)) or len(key) != len(self.key_field):
                 raise EvalFailure(f"table `{self.name}` is keyed by [{', '.join(self.key_field)}]; "
