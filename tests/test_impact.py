@@ -101,3 +101,66 @@ def test_bad_reforms_are_refused_with_their_reason(tmp_path):
     assert study["population"]["not_scored"] == 2
     assert any("category_scores.quality" in e for e in study["population"]["errors"])
     assert any("line 2: not JSON" in e for e in study["population"]["errors"])
+
+
+PUF_HEADER = ["npi", "practice size", "quality category score", "cost category score",
+              "improvement activities (ia) category score", "promoting interoperability (pi) category score",
+              "small practice status", "rural status", "allowed charges", "medicare patients", "services",
+              "reporting option", "final score"]
+
+
+def _puf_rows():
+    return [["1000000001", "50", "100", "100", "100", "100", "False", "False", "100000", "500", "500",
+             "Traditional MIPS", "100"],
+            ["1000000002", "50", "50", "50", "50", "50", "False", "True", "200000", "500", "500",
+             "Traditional MIPS", "50"],
+            ["1000000003", "3", "10", "10", "10", "10", "True", "False", "150000", "500", "500",
+             "Traditional MIPS", "10"]]
+
+
+def test_a_table_of_category_scores_gives_the_same_study(tmp_path):
+    """CMS's QPP Experience columns (CSV and Parquet), read as rules/2023/population_table.yaml says:
+    the same three clinicians as the JSONL population above, so the same factors (2.1666…, 2.25)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "puf.csv"
+    with table.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(PUF_HEADER)
+        writer.writerows(_puf_rows())
+    parquet = tmp_path / "puf.parquet"
+    pq.write_table(pa.table({c: [r[i] for r in _puf_rows()] for i, c in enumerate(PUF_HEADER)}), parquet)
+    for path in (table, parquet):
+        result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                     "-p", str(path), "-f", "json"])
+        assert result.exit_code == 0, result.output
+        study = json.loads(result.stdout, parse_float=D)
+        assert study["scaling_factor"]["before"]["factor"] == D("2.166667")
+        assert study["scaling_factor"]["after"]["factor"] == D("2.25")
+        assert study["groups"]["context.entity.rural"]["yes"]["records"] == 1
+        assert study["groups"]["context.entity.small_practice"]["yes"]["records"] == 1
+
+
+def test_a_bad_table_names_the_row_and_column(tmp_path):
+    import csv
+
+    table = tmp_path / "bad.csv"
+    rows = _puf_rows()
+    rows[1][2] = "lots"
+    rows[2][11] = "Some Other Pathway"
+    with table.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(PUF_HEADER)
+        writer.writerows(rows)
+    study = json.loads(runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80",
+                                           "-p", str(table), "-f", "json"]).stdout)
+    errors = " ".join(study["population"]["errors"])
+    assert "row 2, column 'quality category score': 'lots' is not a number" in errors
+    assert "row 3, column 'reporting option': 'Some Other Pathway' is not one of" in errors
+    missing = tmp_path / "missing.csv"
+    missing.write_text("npi,quality category score\n1,80\n")
+    result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80", "-p", str(missing)])
+    assert result.exit_code != 0 and "has no column 'cost category score'" in result.output

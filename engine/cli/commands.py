@@ -427,7 +427,9 @@ class ImpactFormat(str, Enum):
 @app.command()
 def impact(base: str = typer.Argument(..., help="The base year (or a rules folder)."),
            population: Path = typer.Option(..., "--population", "-p",
-                                           help="JSONL: one {id, submission, context} per line (as batch reads)."),
+                                           help="JSONL: one {id, submission, context} per line (as batch reads); "
+                                                "or a table of category scores (.csv, .parquet: CMS's QPP "
+                                                "Experience columns, as the year's population_table.yaml reads)."),
            draft: Optional[Path] = typer.Option(None, "--draft", help="The reform as a year folder (a draft)."),
            set_: list[str] = typer.Option([], "--set", help="The reform as changed values: PATH=VALUE "
                                                             "(program.performance_threshold=80); repeatable."),
@@ -456,7 +458,12 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
         else:
             reform = reform_year(base_year, set_)
             label = ", ".join(set_)
-        records = read_population(population)
+        if population.suffix.lower() in (".csv", ".parquet"):
+            from mips_rules.engine.populations.score_table import records as table_records
+
+            records = table_records(base_year, population)  # the base year's table layout
+        else:
+            records = read_population(population)
         study = compare(base_year, reform, records, label)
     except (RulesError, OutputError) as exc:
         _fail(exc)

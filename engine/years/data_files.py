@@ -186,7 +186,7 @@ def regular_files(folder: Path, suffixes: tuple[str, ...], problems: list[Diagno
 
 MANIFEST = "year.yaml"
 """A year folder's manifest (`extends: 2023` …), not a data file."""
-DECLARATIONS = {MANIFEST, "context.yaml", "report.yaml"}
+DECLARATIONS = {MANIFEST, "context.yaml", "report.yaml", "population_table.yaml"}
 """Files that declare the year (its manifest, its scoring context, its report): not data files."""
 
 _OVERRIDE_KEYS = {"changed_rows", "removed_rows", "removed", "source", "note", "confirmed", "carried_over"}

@@ -1,0 +1,154 @@
+"""A population given as a table of category scores (CMS's QPP Experience public use file, as
+CSV or Parquet) read into scoring records, as the year's `population_table.yaml` declares.
+
+Each row becomes `{id, context}`: its category scores given directly, its statuses, allowed
+charges and reporting option — the year's rules then weight, reweight and adjust as for any
+context. A cell that cannot be read makes that row an error naming the row and the column;
+a required column missing from the table is an error for the whole table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterator
+
+from mips_rules.dsl.errors import DataError, Diagnostic, InputError
+from mips_rules.engine.inputs.safe_yaml import load_yaml
+
+DECLARATION = "population_table.yaml"
+TRUE = {"true", "yes", "y", "1"}
+FALSE = {"false", "no", "n", "0"}
+TYPES = ("number", "boolean", "text")
+
+
+def declaration(year: Any) -> dict[str, Any]:
+    """The year's table layout: the nearest layer's `population_table.yaml` (a year restates it whole)."""
+    from mips_rules.engine.years.layers import chain
+    from mips_rules.engine.years.loader import default_rules_root
+
+    for layer in reversed(chain(year.folder, default_rules_root())):
+        path = layer.folder / DECLARATION
+        if path.is_file() and not path.is_symlink():
+            doc = load_yaml(path)
+            return _checked(doc)
+    raise DataError(Diagnostic(f"the {year.performance_year} rules declare no population table ({DECLARATION}): "
+                               "give the population as JSONL records"))
+
+
+def _checked(doc: Any) -> dict[str, Any]:
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict) or not data.get("source"):
+        raise DataError(Diagnostic(f"{DECLARATION} needs `source` and `columns: {{COLUMN: {{to, type}}}}`",
+                                   doc.where(())))
+    for name, spec in data["columns"].items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("to"), str) or spec.get("type") not in TYPES \
+                or set(spec) - {"to", "type", "map", "required"}:
+            raise DataError(Diagnostic(f"column {name!r}: `{{to: CONTEXT.PATH, type: number|boolean|text}}` "
+                                       "(`map`, `required` optional)", doc.where(("columns", name))))
+    return data
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """The header and the rows (text values) of a CSV or Parquet table."""
+    from mips_rules.engine.cli.outputs import OutputError
+
+    if path.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise OutputError("a Parquet population needs pyarrow: pip install 'mips-rules[frames]'") from None
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{path}: not a readable Parquet table ({exc})") from None
+        columns = list(table.column_names)
+
+        def parquet_rows() -> Iterator[dict[str, Any]]:
+            for batch in table.to_batches(65536):
+                for row in batch.to_pylist():
+                    yield {k: (None if v is None else str(v)) for k, v in row.items()}
+        return columns, parquet_rows()
+    import csv
+
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    reader = csv.DictReader(handle)
+    columns = list(reader.fieldnames or [])
+
+    def csv_rows() -> Iterator[dict[str, Any]]:
+        with handle:
+            yield from reader
+    return columns, csv_rows()
+
+
+def records(year: Any, path: Path) -> list[tuple[int, Any]]:
+    """(row number, record) for `impact`: a row that cannot be read is `{"__error__": …}`."""
+    layout = declaration(year)
+    columns, rows = read_rows(path)
+    lowered = {c.strip().lower(): c for c in columns}
+    missing = [c for c, spec in layout["columns"].items() if spec.get("required") and c.lower() not in lowered]
+    if missing:
+        raise InputError(Diagnostic(f"{path}: the table has no column {missing[0]!r} (the {year.performance_year} "
+                                    f"layout, {DECLARATION}, needs it)"))
+    ids = layout.get("id") or []
+    id_column = next((lowered[i.lower()] for i in ([ids] if isinstance(ids, str) else ids) if i.lower() in lowered), None)
+    out = []
+    for n, row in enumerate(rows, 1):
+        try:
+            context = _context(layout, lowered, row, n)
+        except InputError as exc:
+            out.append((n, {"__error__": exc.diagnostics[0].message}))
+            continue
+        out.append((n, {"id": row.get(id_column) if id_column else str(n), "context": context}))
+    return out
+
+
+def _context(layout: dict[str, Any], lowered: dict[str, str], row: dict[str, Any], n: int) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    if layout.get("entity_type"):
+        context["entity"] = {"type": layout["entity_type"]}
+    for column, spec in layout["columns"].items():
+        actual = lowered.get(column.lower())
+        if actual is None:
+            continue
+        raw = row.get(actual)
+        value = _read(raw, spec, column, n)
+        if value is None:
+            continue
+        target = context
+        parts = spec["to"].split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return context
+
+
+def _read(raw: Any, spec: dict[str, Any], column: str, n: int) -> Any:
+    text = "" if raw is None else str(raw).strip()
+    if text == "":
+        return None
+    where = f"row {n}, column {column!r}"
+    if "map" in spec:
+        mapping = spec["map"] or {}
+        if text not in mapping:
+            raise InputError(Diagnostic(f"{where}: {text!r} is not one of {', '.join(map(str, mapping))}"))
+        return mapping[text]
+    if spec["type"] == "number":
+        try:
+            value = Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            raise InputError(Diagnostic(f"{where}: {text!r} is not a number")) from None
+        if not value.is_finite():
+            raise InputError(Diagnostic(f"{where}: {text!r} is not a number"))
+        return value
+    if spec["type"] == "boolean":
+        low = text.lower()
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        raise InputError(Diagnostic(f"{where}: {text!r} is not true or false"))
+    return text
