@@ -164,3 +164,13 @@ def test_a_bad_table_names_the_row_and_column(tmp_path):
     missing.write_text("npi,quality category score\n1,80\n")
     result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80", "-p", str(missing)])
     assert result.exit_code != 0 and "has no column 'cost category score'" in result.output
+
+
+def test_check_refuses_a_bad_table_layout(tmp_path):
+    import shutil
+
+    root = tmp_path / "rules"
+    shutil.copytree(RULES / "2023", root / "2023")
+    (root / "2023" / "population_table.yaml").write_text("source: x\ncolumns:\n  a: {to: b, type: numbr}\n")
+    result = runner.invoke(app, ["check", "2023", "--rules", str(root)])
+    assert result.exit_code != 0 and "population_table.yaml:3:3" in result.output

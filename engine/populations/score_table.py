@@ -13,40 +13,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
 
-from mips_rules.dsl.errors import DataError, Diagnostic, InputError
-from mips_rules.engine.inputs.safe_yaml import load_yaml
+from mips_rules.dsl.errors import Diagnostic, InputError
+from mips_rules.engine.years.population_table import DECLARATION, declaration
 
-DECLARATION = "population_table.yaml"
 TRUE = {"true", "yes", "y", "1"}
 FALSE = {"false", "no", "n", "0"}
-TYPES = ("number", "boolean", "text")
-
-
-def declaration(year: Any) -> dict[str, Any]:
-    """The year's table layout: the nearest layer's `population_table.yaml` (a year restates it whole)."""
-    from mips_rules.engine.years.layers import chain
-    from mips_rules.engine.years.loader import default_rules_root
-
-    for layer in reversed(chain(year.folder, default_rules_root())):
-        path = layer.folder / DECLARATION
-        if path.is_file() and not path.is_symlink():
-            doc = load_yaml(path)
-            return _checked(doc)
-    raise DataError(Diagnostic(f"the {year.performance_year} rules declare no population table ({DECLARATION}): "
-                               "give the population as JSONL records"))
-
-
-def _checked(doc: Any) -> dict[str, Any]:
-    data = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict) or not data.get("source"):
-        raise DataError(Diagnostic(f"{DECLARATION} needs `source` and `columns: {{COLUMN: {{to, type}}}}`",
-                                   doc.where(())))
-    for name, spec in data["columns"].items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("to"), str) or spec.get("type") not in TYPES \
-                or set(spec) - {"to", "type", "map", "required"}:
-            raise DataError(Diagnostic(f"column {name!r}: `{{to: CONTEXT.PATH, type: number|boolean|text}}` "
-                                       "(`map`, `required` optional)", doc.where(("columns", name))))
-    return data
 
 
 def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:

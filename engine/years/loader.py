@@ -14,6 +14,7 @@ from mips_rules.dsl.checker import Shape, check
 from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
 from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
+from mips_rules.engine.years import population_table
 from mips_rules.engine.years.report_declaration import check_layout, read_layout
 from mips_rules.engine.inputs.declared_context import load_schema
 from mips_rules.engine.inputs.shapes import input_shapes, shape_of_model
@@ -199,6 +200,7 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     declaration, schema, layout = None, None, None
     try:
         layout = read_layout([layer.folder for layer in layers], load_yaml)
+        population_table.check([layer.folder for layer in layers])
         declaration = _context_declaration(layers)
         if declaration is not None and data.items:
             schema = load_schema(declaration, data.namespaces())
