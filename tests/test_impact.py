@@ -174,3 +174,25 @@ def test_check_refuses_a_bad_table_layout(tmp_path):
     (root / "2023" / "population_table.yaml").write_text("source: x\ncolumns:\n  a: {to: b, type: numbr}\n")
     result = runner.invoke(app, ["check", "2023", "--rules", str(root)])
     assert result.exit_code != 0 and "population_table.yaml:3:3" in result.output
+
+
+def test_each_record_before_and_after_as_csv_and_parquet(tmp_path):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    pop = _population(tmp_path)
+    for name in ("rows.csv", "rows.parquet"):
+        result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80", "-p", str(pop),
+                                     "--records", str(tmp_path / name), "-f", "json"])
+        assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "rows.csv").open()))
+    # B at 50: −9 × 25/75 = −3 before, −9 × 30/80 = −3.375 → −3.38 after (half up).
+    assert (rows[1]["id"], rows[1]["adjustment_before"], rows[1]["adjustment_after"]) == ("B", "-3", "-3.38")
+    table = pq.read_table(tmp_path / "rows.parquet").to_pylist()
+    assert table[1]["adjustment_after"] == -3.38 and table[1]["weight"] == 200000
+    assert table[0]["context.entity.type"] == "individual"
+    # Never over the population itself.
+    result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80", "-p", str(pop),
+                                 "--records", str(pop)])
+    assert result.exit_code != 0 and json.loads(pop.read_text().splitlines()[0])["id"] == "A"

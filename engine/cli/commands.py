@@ -436,7 +436,10 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
            rules: Optional[Path] = RulesOption,
            format: ImpactFormat = typer.Option(ImpactFormat.table, "--format", "-f",
                                                help="table, json, markdown or html (with charts)."),
-           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the study to a file.")) -> None:
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the study to a file."),
+           records_out: Optional[Path] = typer.Option(None, "--records",
+                                                      help="Also write each record before and after (.csv or "
+                                                           ".parquet).")) -> None:
     """What a rule change does to a population: movers, groups, and the budget-neutral scaling factor."""
     from mips_rules.dsl.errors import Diagnostic, RulesError
     from mips_rules.engine.cli.outputs import OutputError, check_output
@@ -449,6 +452,8 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
     try:
         if output is not None:
             check_output(output, [population])
+        if records_out is not None:
+            check_output(records_out, [population, output])
         if (draft is None) == (not set_):
             raise RulesError(Diagnostic("give the reform as --draft FOLDER or as one or more --set PATH=VALUE"))
         base_year = _load_rules_arg(base, rules)
@@ -464,7 +469,12 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
             records = table_records(base_year, population)  # the base year's table layout
         else:
             records = read_population(population)
-        study = compare(base_year, reform, records, label)
+        rows: list[dict] | None = [] if records_out is not None else None
+        study = compare(base_year, reform, records, label, rows)
+        if records_out is not None and rows is not None:
+            from mips_rules.engine.populations.impact import write_rows
+
+            write_rows(rows, records_out, [population])
     except (RulesError, OutputError) as exc:
         _fail(exc)
         return

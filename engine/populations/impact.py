@@ -160,6 +160,43 @@ def _max_unscaled(year: Any) -> Decimal | None:
     return Decimal(score(year, None, ctx, detail=False).evaluation.value(figures["budget_positive"]))
 
 
+def record_row(line: int, b: Outcome, a: Outcome) -> dict[str, Any]:
+    """One record before and after, flat (a CSV or Parquet row)."""
+    return {"id": b.id if b.id is not None else a.id, "line": line, "error": b.error or a.error,
+            "final_score_before": b.final_score, "final_score_after": a.final_score,
+            "adjustment_before": b.adjustment, "adjustment_after": a.adjustment,
+            "direction_before": b.direction, "direction_after": a.direction,
+            "weight": b.weight if b.weight is not None else a.weight, **(a.groups or b.groups)}
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path, inputs: list[Path]) -> None:
+    """The records table, whole or not at all: Parquet for a .parquet name, else CSV."""
+    import csv
+
+    from mips_rules.engine.cli.outputs import OutputError, atomic_file
+    from mips_rules.engine.scoring.display import format_number
+
+    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["id", "line", "error"]
+    if path.suffix.lower() == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise OutputError("--records *.parquet needs pyarrow: pip install 'mips-rules[frames]'") from None
+
+        def cell(v: Any) -> Any:
+            return float(v) if isinstance(v, Decimal) else v
+        table = pa.table({c: [cell(r.get(c)) for r in rows] for c in columns})
+        with atomic_file(path, inputs=inputs, binary=True) as out:
+            pq.write_table(table, out)
+        return
+    with atomic_file(path, inputs=inputs, newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: format_number(v) if isinstance(v, Decimal) else v for k, v in r.items()})
+
+
 def _side(outcomes: list[Outcome]) -> dict[str, Any]:
     scored = [o for o in outcomes if o.error is None and o.final_score is not None]
     finals = [Decimal(o.final_score) for o in scored]
@@ -187,8 +224,10 @@ def _mean(values: list[Decimal]) -> Decimal | None:
     return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01")) if values else None
 
 
-def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label: str) -> dict[str, Any]:
-    """The impact study: both sides, the movers, the groups and the scaling factors."""
+def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label: str,
+            rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The impact study: both sides, the movers, the groups and the scaling factors. With `rows`,
+    each record's own before and after are appended to it (`--records`)."""
     before, after = [], []
     for n, record in records:
         if isinstance(record, dict) and "__error__" in record:
@@ -197,6 +236,8 @@ def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label
             continue
         before.append(score_outcome(base, record, n))
         after.append(score_outcome(reform, record, n))
+    if rows is not None:
+        rows.extend(record_row(n, b, a) for (n, _), b, a in zip(records, before, after))
     pairs = [(b, a) for b, a in zip(before, after) if b.error is None and a.error is None]
     transitions: dict[str, int] = {}
     up = down = 0
