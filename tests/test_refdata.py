@@ -52,6 +52,7 @@ def test_import_into_a_year_folder_is_reproducible(tmp_path):
     assert "measures.quality: 413 rows" in result.output and "benchmarks.cost: 28 rows" in result.output
     # The same files and the same date give the same bytes as the shipped folder.
     assert (folder / "measures.json").read_bytes() == before
+    assert (folder / "mvps.json").read_bytes() == (RULES / "2024" / "mvps.json").read_bytes()
     assert not (folder / "measures.yaml").exists()
 
 
@@ -189,3 +190,19 @@ def test_reports_name_the_year_and_fingerprint_and_are_byte_identical(tmp_path):
     program = tmp_path / "rules" / "2024" / "program.yaml"
     program.write_text(program.read_text() + "\n# a comment\n")
     assert fingerprint(tmp_path / "rules" / "2024") != here.fingerprint
+
+
+@pytest.mark.parametrize("year, count", [(2023, 12), (2024, 16), (2025, 21), (2026, 27)])
+def test_each_years_mips_value_pathways_are_year_data(year, count):
+    """CMS's mvp.json (issue #17): every MVP of the year with its measures, as the table `mvps.pathways`."""
+    cms = json.loads(shared_path("cms", "qpp-measures-data", str(year), "mvp.json").read_text())
+    assert len(cms) == count
+    pathways = load_year(year, RULES).namespaces()["mvps"]["pathways"]
+    assert len(pathways) == count
+    for entry in cms:
+        row = pathways.get(entry["mvpId"])
+        assert row["title"] == entry["title"]
+        assert list(row["quality_measure_ids"]) == entry["qualityMeasureIds"]
+        assert list(row["ia_measure_ids"]) == entry["iaMeasureIds"]
+        assert list(row["foundation_pi_measure_ids"]) == entry["foundationPiMeasureIds"]
+        assert "description" not in row

@@ -16,7 +16,10 @@ from mips_rules.engine.years.data_files import Item
 
 # Namespaces holding CMS reference data: hundreds of rows, so reported per table (rows added, removed,
 # changed) rather than as one change per row.
-REFERENCE_NAMESPACES = ("measures", "benchmarks")
+def reference_namespaces(*years: Any) -> list[str]:
+    """CMS's reference data (inventories, benchmarks, MVPs): the namespaces written by
+    `rulesctl data import`, known by their provenance record — summarised, not listed item by item."""
+    return sorted({ns for y in years for ns in (getattr(y.data, "provenance", None) or {})})
 
 
 @dataclass
@@ -183,7 +186,7 @@ def _reference_summary(a: Year, b: Year) -> list[dict[str, Any]]:
     """Per reference table: the keys of the rows added and removed, and each changed row with its
     changed fields (old → new)."""
     out = []
-    for ns in REFERENCE_NAMESPACES:
+    for ns in reference_namespaces(a, b):
         names = sorted(set(a.data.items.get(ns, {})) | set(b.data.items.get(ns, {})))
         for name in names:
             ia, ib = a.data.items.get(ns, {}).get(name), b.data.items.get(ns, {}).get(name)
@@ -246,7 +249,7 @@ def diff_years(a: Year, b: Year, old_label: str | None = None, new_label: str | 
     if only:
         check_only(only, a, b, old_label, new_label)
     changes: list[Change] = []
-    namespaces = sorted((set(a.data.items) | set(b.data.items)) - set(REFERENCE_NAMESPACES))
+    namespaces = sorted((set(a.data.items) | set(b.data.items)) - set(reference_namespaces(a, b)))
     for ns in namespaces:
         items_a, items_b = a.data.items.get(ns, {}), b.data.items.get(ns, {})
         for name in list(items_a) + [n for n in items_b if n not in items_a]:

@@ -24,7 +24,6 @@ from mips_rules.engine.inputs.safe_yaml import load_yaml
 
 CARRIED = "  carried_over: true"
 MARKER = ".new-year"  # not *.yaml / *.json: the loader must not read it as data
-REFERENCE_NAMESPACES = ("measures", "benchmarks")  # as engine/diff.py: CMS's inventories and benchmarks
 
 
 def new_year(root: Path, year: int, source_year: int) -> Path:
@@ -96,7 +95,7 @@ def reference_fields(data: Any) -> dict[str, dict[str, list[str]]]:
     """Per reference table (`measures.ia`): each field of its rows (records one level down:
     `percentiles.p50`) → the kinds of value it holds (number, text, …; none is left out)."""
     out: dict[str, dict[str, list[str]]] = {}
-    for ns in REFERENCE_NAMESPACES:
+    for ns in sorted(getattr(data, "provenance", None) or {}):  # CMS's imported data, as the year diff reads it
         for name, item in sorted(data.items.get(ns, {}).items()):
             if item.kind != "table":
                 continue

@@ -55,11 +55,16 @@ TABLE_KEYS: dict[str, str | tuple[str, ...]] = {
     "measures.quality": "measure_id", "measures.ia": "activity_id", "measures.pi": "measure_id",
     "measures.cost": "measure_id", "benchmarks.quality": ("measure_id", "submission_method"),
     "benchmarks.cost": ("measure_id", "submission_method"),
+    "mvps.pathways": "mvp_id",
 }
 
 TABLE_WHAT = {"measures.quality": "quality measures", "measures.ia": "improvement activities",
               "measures.pi": "Promoting Interoperability measures", "measures.cost": "cost measures",
-              "benchmarks.quality": "quality benchmarks", "benchmarks.cost": "cost benchmarks"}
+              "benchmarks.quality": "quality benchmarks", "benchmarks.cost": "cost benchmarks",
+              "mvps.pathways": "MIPS Value Pathways"}
+TABLE_FILES = {"measures": "measures-data.json", "benchmarks": ("benchmarks.json", "benchmarks.csv"),
+               "mvps": "mvp.json"}
+"""The CMS file each namespace of the import comes from (its citation)."""
 
 
 @dataclass
@@ -257,6 +262,24 @@ def read_inventory(path: Path, result: ImportResult) -> None:
             result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): {exc}", where))
 
 
+def read_mvps(path: Path, result: ImportResult) -> None:
+    """mvp.json: each MIPS Value Pathway of the year with its measures and activities (fields in
+    snake_case, CMS's description kept out like the inventory's)."""
+    data = _read_json_list(path, "MVP list", result)
+    if data is None:
+        return
+    where = Location(str(path), 1, 1)
+    for i, m in enumerate(data):
+        if not isinstance(m, dict) or not isinstance(m.get("mvpId"), str):
+            result.problems.append(Diagnostic(f"MVP entry {i}: needs `mvpId`", where))
+            continue
+        row = {snake(k): v for k, v in m.items() if k not in NOT_KEPT}
+        for k, v in list(row.items()):
+            if k.endswith("_ids") and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                result.problems.append(Diagnostic(f"MVP {m['mvpId']}: `{k}` must be a list of IDs", where))
+        result.tables.setdefault("mvps.pathways", []).append(row)
+
+
 def _percentiles_from_deciles(deciles: Any, inverse: bool) -> dict[str, Decimal | None]:
     """Older layouts (to 2021): 9 inclusive lower bounds of deciles 2–10 (the range's ends implied:
     0 and 100, or 100 and 0 for inverse measures), or 10 bounds (deciles 1–10) for non-proportion
@@ -410,6 +433,8 @@ def read_cms_folder(year: int, folder: Path) -> ImportResult:
         read_benchmarks_json(names["benchmarks.json"], result)
     elif "benchmarks.csv" in names:
         read_benchmarks_csv(names["benchmarks.csv"], result)
+    if "mvp.json" in names:
+        read_mvps(names["mvp.json"], result)
     if not result.files and not result.problems:
         raise DataError(Diagnostic(f"no CMS files found in {folder}",
                                    hint="expected measures-data.json and benchmarks.json (or benchmarks.csv)"))
@@ -509,8 +534,9 @@ def data_files(result: ImportResult, cms_commit: str | None, imported_on: str,
     for table in sorted(result.tables):
         ns, _, name = table.partition(".")
         rows = result.tables[table]
-        origin = next((f for f in result.files
-                       if (f.name.startswith("benchmarks") == (ns == "benchmarks"))), None)
+        wanted = TABLE_FILES.get(ns, ())
+        wanted = (wanted,) if isinstance(wanted, str) else wanted
+        origin = next((f for f in result.files if f.name in wanted), None)
         cite = (f"CMS qpp-measures-data {origin.name} for {result.year} (sha256 {origin.sha256[:12]}…"
                 + (f", commit {cms_commit}" if cms_commit else "") + f"): {len(rows)} {TABLE_WHAT[table]}"
                 if origin else f"CMS qpp-measures-data for {result.year}: {len(rows)} {TABLE_WHAT[table]}")
