@@ -9,6 +9,7 @@ mips-rules[frames]`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from decimal import Decimal
@@ -52,32 +53,45 @@ class ScoringYear:
     def performance_year(self) -> int:
         return int(self.year.performance_year)
 
+    @functools.cached_property
+    def columns(self) -> list[str]:
+        """The population rows' columns: the batch CSV's, as the year's report.yaml names them."""
+        from mips_rules.engine.populations.batch import csv_fields
+        from mips_rules.engine.scoring.score import year_categories
+
+        return csv_fields(self.year.report_layout, year_categories(self.year))
+
     @property
     def fingerprint(self) -> str:
         """What scored the reports: the year folder's files (every report carries it)."""
         return str(self.year.fingerprint)
+
+    def _inputs(self, submission: dict[str, Any] | None, context: dict[str, Any] | None) -> tuple[Any, Any]:
+        """The caller's submission and context, checked like a batch record's."""
+        from mips_rules.engine.populations.batch import record_inputs
+
+        record = {"context": _exact(context) if context is not None else {}}
+        if submission is not None:
+            record["submission"] = _exact(submission)
+        return record_inputs(self.year, record)
 
     def score(self, submission: dict[str, Any] | None, context: dict[str, Any] | None = None, *,
               exact: bool = False) -> dict[str, Any]:
         """One QPP JSON submission (a dict, or None for a context-only score) and its scoring context
         → the report, as `rulesctl score --format json` writes it. Bad input raises InputError
         naming the field path (`str(err)` or `err.render()`)."""
-        from mips_rules.engine.inputs.context import parse_context
-        from mips_rules.engine.inputs.submission import parse_submission
         from mips_rules.engine.scoring.score import score
 
-        sub = parse_submission(_exact(submission), source="submission") if submission is not None else None
-        ctx = parse_context(_exact(context) if context is not None else {}, source="context", year=self.year)
-        report = score(self.year, sub, ctx).report
+        report = score(self.year, *self._inputs(submission, context)).report
         return report if exact else plain(report)
 
     def score_population(self, records: Iterable[dict[str, Any]], *, exact: bool = False) -> Iterator[dict[str, Any]]:
         """Records {id, submission, context} (as `rulesctl batch` reads them) → one row each with
         the batch CSV's columns (id, final score, each category's score and weight, the adjustment);
         a record that cannot be scored gives a row with its `error`, never an exception."""
-        from mips_rules.engine.populations.batch import csv_fields, csv_row, score_record, year_categories
+        from mips_rules.engine.populations.batch import csv_row, score_record
 
-        columns = csv_fields(self.year.report_layout, year_categories(self.year))
+        columns = self.columns
         for i, record in enumerate(records):
             try:
                 data = _exact(record)
@@ -98,9 +112,7 @@ class ScoringYear:
                 import pandas as pd
             except ImportError:
                 raise ImportError("DataFrames need pandas: pip install 'mips-rules[frames]'") from None
-            from mips_rules.engine.populations.batch import csv_fields, year_categories
-
-            return pd.DataFrame(rows, columns=csv_fields(self.year.report_layout, year_categories(self.year)))
+            return pd.DataFrame(rows, columns=self.columns)
         if library == "polars":
             try:
                 import polars as pl
@@ -112,14 +124,10 @@ class ScoringYear:
     def explain(self, submission: dict[str, Any] | None, context: dict[str, Any] | None = None,
                 query: str = "final_score") -> str:
         """How a value was computed (a rule name or a report path), as `rulesctl score --explain`."""
-        from mips_rules.engine.inputs.context import parse_context
-        from mips_rules.engine.inputs.submission import parse_submission
         from mips_rules.engine.scoring.explain import as_text, find
         from mips_rules.engine.scoring.score import score
 
-        sub = parse_submission(_exact(submission), source="submission") if submission is not None else None
-        ctx = parse_context(_exact(context) if context is not None else {}, source="context", year=self.year)
-        scored = score(self.year, sub, ctx, trace=True)
+        scored = score(self.year, *self._inputs(submission, context), trace=True)
         found = find(scored.evaluation.trace, query, self.year)
         if not found:
             raise InputError(Diagnostic(f"nothing named `{query}` was computed for this submission"))

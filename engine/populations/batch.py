@@ -78,6 +78,8 @@ def init_worker(year: int, rules: str | None) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: a worker just stops
+    from mips_rules.engine.scoring.score import year_categories
+
     loaded = load_year(year, Path(rules) if rules else None)
     _WORKER["year"] = loaded
     _WORKER["csv_fields"] = csv_fields(loaded.report_layout, year_categories(loaded))
@@ -94,23 +96,31 @@ def score_line(line_no: int, text: str) -> dict[str, Any]:
     return score_record(_WORKER["year"], record, line_no)
 
 
+def record_inputs(year: Any, record: dict[str, Any], where: str = "") -> tuple[Any, Any]:
+    """A population record's submission (None without the key) and context, checked against the year
+    (batch, impact and the Python API read records alike). Raises InputError naming the field."""
+    from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
+    from mips_rules.engine.inputs.submission import parse_submission
+
+    sub = parse_submission(record["submission"], source=f"{where}submission") if "submission" in record else None
+    ctx = parse_context(record.get("context") or {}, source=f"{where}context", year=year) \
+        if record.get("context") is not None else Context()
+    if sub is not None:
+        resolve_performance_year(sub, ctx, requested=year.performance_year)
+    return sub, ctx
+
+
 def score_record(year: Any, record: Any, line_no: int | None = None) -> dict[str, Any]:
     """One population record ({id, submission, context}) → its population view, or {id, line, error}.
     Never raises for bad input (batch lines and the Python API's populations share it)."""
-    from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
     from mips_rules.engine.scoring.score import score
-    from mips_rules.engine.inputs.submission import parse_submission
 
-    where = f"line {line_no}: " if line_no is not None else ""
     record_id: Any = None
     try:
         if not isinstance(record, dict) or "submission" not in record:
             return {"id": None, "line": line_no, "error": "a record needs `id`, `submission` and `context`"}
         record_id = record.get("id")
-        sub = parse_submission(record["submission"], source=f"{where}submission")
-        ctx = parse_context(record.get("context") or {}, source=f"{where}context", year=year) \
-            if record.get("context") is not None else Context()
-        resolve_performance_year(sub, ctx, requested=year.performance_year)
+        sub, ctx = record_inputs(year, record, f"line {line_no}: " if line_no is not None else "")
         return compact(score(year, sub, ctx, detail=False).report, record_id, year.report_layout)
     except RulesError as exc:
         return {"id": record_id, "line": line_no, "error": " | ".join(d.message for d in exc.diagnostics)}
@@ -151,18 +161,6 @@ def csv_fields(layout: ReportLayout, categories: Iterable[str]) -> list[str]:
     year's report (an `each` field's once per category, in the year's order), and the error."""
     return (["id", "line", "performance_year", "rules_fingerprint"]
             + [name for _, name in layout.columns(tuple(categories))] + ["error"])
-
-
-def year_categories(year: Any) -> tuple[str, ...]:
-    """The names the report's `each` field lists (the categories), in report order."""
-    from mips_rules.dsl.values import to_plain
-    from mips_rules.engine.inputs.context import Context
-    from mips_rules.engine.scoring.score import evaluate
-
-    each = year.report_layout.each_field()
-    if each is None:
-        return ()
-    return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value(each.each)))
 
 
 def csv_row(result: dict[str, Any], layout: ReportLayout) -> dict[str, Any]:
@@ -323,6 +321,8 @@ def write_parquet(rows_csv: Path, target: Path, columns: list[str]) -> None:
 
 def part_record(input_path: Path | None, fmt: str, year: Any) -> dict[str, Any]:
     """What a part file belongs to, as its `.meta` records it."""
+    from mips_rules.engine.scoring.score import year_categories
+
     columns = csv_fields(year.report_layout, year_categories(year)) if year is not None else None
     return {"input": str(input_path) if input_path is not None else None,
             "input_sha256": _input_digest(input_path),

@@ -14,9 +14,10 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from mips_rules.dsl.errors import Diagnostic, RulesError
+from mips_rules.dsl.errors import RulesError
+from mips_rules.engine.scoring.display import at
 
 HISTOGRAM_WIDTH = 10  # final-score bins of 10 points
 
@@ -36,14 +37,6 @@ class Outcome:
     groups: dict[str, str] = field(default_factory=dict)
 
 
-def _at(value: Any, parts: Iterable[str]) -> Any:
-    for part in parts:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _group_text(value: Any) -> str:
     if value is None:
         return "—"
@@ -56,9 +49,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
     """A population record scored by `year`, with the figures impact needs; bad input is an outcome
     with its error, never an exception."""
     from mips_rules.dsl.values import to_plain
-    from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
-    from mips_rules.engine.inputs.submission import parse_submission
-    from mips_rules.engine.scoring.display import at
+    from mips_rules.engine.populations.batch import record_inputs
     from mips_rules.engine.scoring.score import score
 
     figures = year.report_layout.figures
@@ -66,12 +57,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
     try:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
-        sub = parse_submission(record["submission"], source=f"line {line_no}: submission") \
-            if record.get("submission") is not None else None
-        ctx = parse_context(record.get("context") or {}, source=f"line {line_no}: context", year=year) \
-            if record.get("context") is not None else Context()
-        if sub is not None:
-            resolve_performance_year(sub, ctx, requested=year.performance_year)
+        sub, ctx = record_inputs(year, record, f"line {line_no}: ")
         scored = score(year, sub, ctx, detail=False)
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
@@ -88,10 +74,10 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
     if "budget_weight" in figures:
-        weight = _at(inputs, figures["budget_weight"].split("."))
+        weight = at(inputs, figures["budget_weight"])
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
     for path in figures.get("groups") or []:
-        out.groups[path] = _group_text(_at(inputs, path.split(".")))
+        out.groups[path] = _group_text(at(inputs, path))
     return out
 
 
@@ -141,23 +127,20 @@ def scaling_factor(year: Any, outcomes: list[Outcome]) -> dict[str, Any]:
         return result
     raw = negative / positive
     factor = min(raw, cap) if isinstance(cap, Decimal) else raw
+    best = _max_unscaled(year)
     result.update(raw=raw, factor=factor, cap_binds=isinstance(cap, Decimal) and raw > cap,
-                  max_positive_adjustment=_max_unscaled(year) * factor if _max_unscaled(year) is not None else None)
+                  max_positive_adjustment=best * factor if best is not None else None)
     return result
 
 
 def _max_unscaled(year: Any) -> Decimal | None:
     """The positive adjustment before scaling at the best final score (every category scored 100)."""
-    from mips_rules.engine.inputs.context import parse_context
-    from mips_rules.engine.populations.batch import year_categories
-    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.scoring.score import score, scores_context
 
-    figures = year.report_layout.figures
-    scores_input = figures.get("category_scores_input")
-    if scores_input is None:
+    if "category_scores_input" not in year.report_layout.figures:
         return None
-    ctx = parse_context({scores_input: {c: 100 for c in year_categories(year)}}, year=year)
-    return Decimal(score(year, None, ctx, detail=False).evaluation.value(figures["budget_positive"]))
+    ctx = scores_context(year, 100)
+    return Decimal(score(year, None, ctx, detail=False).evaluation.value(year.report_layout.figures["budget_positive"]))
 
 
 def record_row(line: int, b: Outcome, a: Outcome) -> dict[str, Any]:

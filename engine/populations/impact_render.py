@@ -6,17 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from mips_rules.engine.scoring.display import format_number
-
-
-def _n(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (Decimal, int)):
-        return format_number(value)
-    return str(value)
+from mips_rules.engine.scoring.display import show
 
 
 def summary(study: dict[str, Any]) -> list[str]:
@@ -24,8 +14,8 @@ def summary(study: dict[str, Any]) -> list[str]:
     pop, b, a, m = study["population"], study["before"], study["after"], study["movers"]
     lines = [f"{study['reform']['label']} against the {study['base']['year']} rules: {pop['scored_both']} of "
              f"{pop['records']} records scored under both.",
-             f"Mean final score {_n(b['mean_final_score'])} → {_n(a['mean_final_score'])}; mean adjustment "
-             f"{_n(b['mean_adjustment'])}% → {_n(a['mean_adjustment'])}%.",
+             f"Mean final score {show(b['mean_final_score'])} → {show(a['mean_final_score'])}; mean adjustment "
+             f"{show(b['mean_adjustment'])}% → {show(a['mean_adjustment'])}%.",
              f"{m['final_score_changed']} final scores changed ({m['up']} up, {m['down']} down); "
              f"{m['turned_negative']} turned negative, {m['turned_positive']} turned positive."]
     for side in ("before", "after"):
@@ -36,10 +26,10 @@ def summary(study: dict[str, Any]) -> list[str]:
             lines.append(f"Scaling factor {side}: {sf.get('why')}.")
             continue
         weight = f"weighted by {sf['weighted_by']}" if sf["weighted_by"] else "unweighted (no weights in the population)"
-        cap = f" — the cap of {_n(sf['cap'])} binds (budget neutral would be {_n(_round(sf['raw']))})" \
+        cap = f" — the cap of {show(sf['cap'])} binds (budget neutral would be {show(_round(sf['raw']))})" \
             if sf["cap_binds"] else ""
-        lines.append(f"Scaling factor {side}: {_n(_round(sf['factor']))}, maximum positive adjustment "
-                     f"{_n(_round(sf['max_positive_adjustment']))}% ({weight}{cap}).")
+        lines.append(f"Scaling factor {side}: {show(_round(sf['factor']))}, maximum positive adjustment "
+                     f"{show(_round(sf['max_positive_adjustment']))}% ({weight}{cap}).")
     return lines
 
 
@@ -53,18 +43,18 @@ def tables(study: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
     out = []
     directions = sorted(set(b["directions"]) | set(a["directions"]))
     out.append(("Adjustment direction", ["direction", "before", "after"],
-                [[d, _n(b["directions"].get(d, 0)), _n(a["directions"].get(d, 0))] for d in directions]))
+                [[d, show(b["directions"].get(d, 0)), show(a["directions"].get(d, 0))] for d in directions]))
     out.append(("Final scores", ["final score", "before", "after"],
-                [[k, _n(v), _n(a["final_scores"][k])] for k, v in b["final_scores"].items()]))
+                [[k, show(v), show(a["final_scores"][k])] for k, v in b["final_scores"].items()]))
     if study["movers"]["direction_changes"]:
         out.append(("Movers", ["change", "records"],
-                    [[k, _n(v)] for k, v in study["movers"]["direction_changes"].items()]))
+                    [[k, show(v)] for k, v in study["movers"]["direction_changes"].items()]))
     for path, by_value in study["groups"].items():
         out.append((f"By {path}", ["value", "records", "mean before", "mean after", "negative before",
                                    "negative after", "turned negative", "turned positive"],
-                    [[value, _n(g["records"]), _n(g["mean_final_score_before"]), _n(g["mean_final_score_after"]),
-                      _n(g["negative_before"]), _n(g["negative_after"]), _n(g["turned_negative"]),
-                      _n(g["turned_positive"])] for value, g in by_value.items()]))
+                    [[value, show(g["records"]), show(g["mean_final_score_before"]), show(g["mean_final_score_after"]),
+                      show(g["negative_before"]), show(g["negative_after"]), show(g["turned_negative"]),
+                      show(g["turned_positive"])] for value, g in by_value.items()]))
     return out
 
 

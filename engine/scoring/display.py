@@ -136,12 +136,17 @@ def _categories(report: dict[str, Any], layout: ReportLayout) -> tuple[ReportFie
     return f, entries if isinstance(entries, dict) else {}
 
 
+def shown_fields(f: ReportField) -> list[ReportField]:
+    """The per-category fields the category table has a column for (labelled; not a note or a table)."""
+    return [s for s in f.fields if s.label and s.show not in ("note", "table")]
+
+
 def category_table(report: dict[str, Any], layout: ReportLayout) -> Table | None:
     """One row per category: its title and each shown field (score, weight, points …)."""
     f, entries = _categories(report, layout)
     if f is None:
         return None
-    shown = [s for s in f.fields if s.label and s.show not in ("note", "table")]
+    shown = shown_fields(f)
     rows = [[f.titles.get(key, key), *(show(entry.get(s.name), s.show, s.shown_as) or "" for s in shown)]
             for key, entry in entries.items()]
     return Table("", [f.label or "Category", *(s.label or s.name for s in shown)],

@@ -36,7 +36,7 @@ def _categories(report: dict[str, Any], layout: ReportLayout) -> str:
     if table is None:
         return ""
     f = layout.each_field()
-    shown = [s for s in f.fields if s.label and s.show not in ("note", "table")] if f is not None else []
+    shown = display.shown_fields(f) if f is not None else []
     bar = next((i + 1 for i, s in enumerate(shown) if s.show == "two_decimals_percent"), None)
     notes = "".join(f"<li>{html.escape(title)}: {html.escape(text)}</li>" for title, text in display.notes(report, layout))
     return _cells(table, bar) + (f"<ul class=\"muted\">{notes}</ul>" if notes else "")

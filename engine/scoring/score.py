@@ -137,3 +137,27 @@ def score(year: Year, submission: Submission | None, context: Context | None = N
         check_inventory(year, submission)
     ev = evaluate(year, submission, context, trace=trace, fast=fast, max_steps=max_steps)
     return Scored(build_report(year, ev, context, submission, detail=detail), ev)
+
+
+def year_categories(year: Year) -> tuple[str, ...]:
+    """The names the report's `each` field lists (the categories), in report order."""
+    from mips_rules.dsl.values import to_plain
+
+    each = year.report_layout.each_field()
+    if each is None:
+        return ()
+    return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value(each.each)))
+
+
+def scores_context(year: Year, value: Any) -> Any:
+    """A context that gives every category the score `value` (the year's `figures.category_scores_input`):
+    what plot and impact score to read the rules' curve."""
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.inputs.context import parse_context
+
+    scores_input = year.report_layout.figures.get("category_scores_input")
+    if scores_input is None:
+        raise RulesError(Diagnostic(f"the {year.performance_year} report declares no `figures.category_scores_input` "
+                                    "(the context field that takes category scores)"))
+    return parse_context({scores_input: {c: value for c in year_categories(year)},
+                          "performance_year": year.performance_year}, year=year)

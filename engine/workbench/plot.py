@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 from decimal import Decimal
 
-from mips_rules.dsl.errors import Diagnostic, RulesError
-from mips_rules.engine.inputs.context import parse_context
 from mips_rules.engine.scoring.score import score
 from mips_rules.engine.years.loader import Year
 
@@ -15,20 +13,14 @@ COLOURS = ("#3b6ea5", "#c0504d", "#4f9a3a", "#8064a2", "#d08a00")
 
 def adjustment_curve(year: Year, step: Decimal = Decimal("0.25")) -> list[tuple[Decimal, Decimal]]:
     """(final score, adjustment %) for scores 0 … 100: every category scored at that score."""
-    from mips_rules.engine.populations.batch import year_categories
     from mips_rules.engine.scoring.display import at
+    from mips_rules.engine.scoring.score import scores_context
 
     figures = year.report_layout.figures
-    scores_input = figures.get("category_scores_input")
-    if scores_input is None:
-        raise RulesError(Diagnostic(f"the {year.performance_year} report declares no `figures.category_scores_input` "
-                                    "(the context field that takes category scores): no curve to draw"))
-    categories = year_categories(year)
     points = []
     s = Decimal(0)
     while s <= 100:
-        ctx = parse_context({scores_input: {c: s for c in categories}, "performance_year": year.performance_year},
-                            year=year)
+        ctx = scores_context(year, s)
         report = score(year, None, ctx).report
         points.append((Decimal(at(report, figures["final_score"])), Decimal(at(report, figures["adjustment_percent"]))))
         s += step
