@@ -59,7 +59,7 @@ def main() -> None:
     records = [json.loads(json.dumps(r), parse_float=Decimal) for r in Synthesizer(year, 1).records(args.n)]
     parsed = []
     for r in records:
-        parsed.append((parse_submission(r["submission"]), parse_context(r["context"])))
+        parsed.append((parse_submission(r["submission"]), parse_context(r["context"], year=year)))
     t = time.perf_counter()
     for sub, ctx in parsed:
         try:

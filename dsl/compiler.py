@@ -64,6 +64,7 @@ class CompiledRules:
     fast_values: dict[str, Callable[..., Any]] | None = None  # generated Python (dsl/codegen.py)
     fast_functions: dict[str, Callable[..., Any]] | None = None
     generated: Any = None  # the compiled module and its constants, for the year cache
+    direct: bool = False  # the generated definitions memoise and charge steps themselves (codegen.CodeGen._direct)
     # Per definition: (the steps one computation costs, how much nesting it adds — see HOIST_AT).
     meta: dict[str, tuple[int, int]] = field(default_factory=dict)
     max_steps: int = DEFAULT_MAX_STEPS
@@ -127,6 +128,7 @@ class Evaluation:
         self.trace_on = trace
         want_fast = not trace if fast is None else (fast and not trace)
         self.fast = want_fast and rules.fast_values is not None
+        self.direct = self.fast and rules.direct  # v() and c() hand the whole call to the generated code
         self.trace_stack: list[TraceEntry] = [TraceEntry("<root>", None, None)] if trace else []
         self.trace_index: dict[Any, TraceEntry] = {}
         self.max_steps = rules.max_steps if max_steps is None else max_steps
@@ -216,7 +218,7 @@ class Evaluation:
             if isinstance(exc, (LimitExceeded, MemoryError, RecursionError)):
                 raise self._error_in(where, exc) from None
             # Find the exact spot with the closures (a fresh budget: the same work again).
-            self.fast = False
+            self.fast = self.direct = False
             self.steps = self.max_steps
             self.depth = 0
             self.failed_in = None
@@ -229,6 +231,7 @@ class Evaluation:
                 raise self._error_in(self.failed_in or where, again) from None
             finally:
                 self.fast = True
+                self.direct = self.rules.direct
             loc = self._loc(where[0])
             raise EvaluationError(Diagnostic(
                 f"in `{where[0]}`: the generated code failed ({type(exc).__name__}: {exc}) where the interpreter did "
@@ -249,6 +252,8 @@ class Evaluation:
             if self.trace_on:
                 self._reuse(name)
             return cache[name]
+        if self.direct:
+            return self._fast_values[name](self)  # type: ignore[index]
         size, weight = self._meta[name]
         self.steps -= size
         if self.steps < 0:
@@ -272,6 +277,8 @@ class Evaluation:
         return result
 
     def c(self, name: str, args: tuple[Any, ...]) -> Any:
+        if self.direct:
+            return self._fast_functions[name](self, *args)  # type: ignore[index]
         key: Any = (name, args)
         for a in args:  # memoise calls with plain arguments only (records are not hashable)
             t = type(a)
@@ -408,7 +415,7 @@ class Compiler:
         rules = CompiledRules(dict(self.definitions))
         fast = generate(self.definitions, self.data, self.inputs, label, generated)
         if fast is not None:
-            rules.fast_values, rules.fast_functions, rules.generated = fast
+            rules.fast_values, rules.fast_functions, rules.generated, rules.direct = fast
         for name, d in self.definitions.items():
             self.current = name
             rules.meta[name] = (ast_size(d.body), 3 + ast_depth(d.body))

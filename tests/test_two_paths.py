@@ -326,3 +326,52 @@ def test_a_long_chain_of_definitions_scores_and_explains():
             entry = entry.uses[0]
             depth += 1
         assert depth == n - 1
+
+
+def test_direct_calls_only_where_nothing_can_be_hoisted():
+    """Generated definitions call each other directly when no chain of calls can nest past
+    HOIST_AT (the shipped years); a deeper year keeps the generic, hoisting calls. Either way
+    both paths give the same values and spend the same steps."""
+    shallow = "d0 = 1\n" + "".join(f"d{i} = d{i - 1} + 1\n" for i in range(1, 20))
+    deep = "d0 = 1\n" + "".join(f"d{i} = d{i - 1} + 1\n" for i in range(1, 300))
+    for text, direct, last in ((shallow, True, 20), (deep, False, 300)):
+        defs = parse_rules(text, "chain.rules")
+        rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("chain")
+        assert rules.direct is direct
+        steps = []
+        for fast in (True, False):
+            ev = rules.evaluate({"submission": {}, "context": {}}, fast=fast)
+            assert ev.value(f"d{last - 1}") == last
+            steps.append(ev.steps_used)
+        assert steps[0] == steps[1]
+
+
+def test_functions_called_directly_memoise_like_the_interpreter():
+    """`f(2)` computed once however often it is used (plain arguments); calls with a record argument
+    are computed each time: the same steps on both paths."""
+    text = ("f(n) = n * 2\ng(r) = r.a + 1\n"
+            "x = f(2) + f(2) + f(3) + g({a: 1}) + g({a: 1}) + sum(map([1, 2, 1], k -> f(k)))\n")
+    defs = parse_rules(text, "calls.rules")
+    rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("calls")
+    assert rules.direct
+    out = []
+    for fast in (True, False):
+        ev = rules.evaluate({"submission": {}, "context": {}}, fast=fast)
+        out.append((ev.value("x"), ev.steps_used))
+    assert out[0] == out[1]
+    assert out[0][0] == 4 + 4 + 6 + 2 + 2 + (2 + 4 + 2)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A `let` inside a loop reuses the outer name: each keeps its own value.
+    ("x = let a = 1; sum(map([1, 2], b -> let a = b * 10; a)) + a", 31),
+    ("x = let a = 5; count(filter([1, 2, 3], b -> let a = b; a > 1)) + a", 7),
+    # any/all/find stop at the first deciding item: the failing item after it is never tested.
+    ('x = if any([1, 2, "t"], v -> v == 1) then 1 else 0', 1),
+    ('x = if all([1, 2, "t"], v -> v > 1) then 1 else 0', 0),
+    ('x = find([1, 2, "t"], v -> v > 1)', 2),
+])
+def test_lets_and_short_circuits_both_ways(text, expected):
+    fast, slow = _both_ways(text)
+    assert fast == slow
+    assert fast[:2] == ("value", ("decimal", str(expected)))
