@@ -1,4 +1,4 @@
-"""A direct, hand-written Python scorer for 2024 traditional MIPS (and the APP), for the shape
+"""A direct, hand-written Python scorer for 2024 traditional MIPS (the APP and MVPs too), for the shape
 of the synthetic population (`rulesctl synth`).
 
 Two jobs: the speed limit the compiled rules are measured against (benchmarks/bench.py), and
@@ -49,6 +49,11 @@ for _m in ("PI_PHCDRR_1", "PI_PHCDRR_3"):
 PI_REWEIGHT_STATUSES = ("small_practice", "hospital_based", "asc_based", "non_patient_facing")
 IA_DOUBLING = ("small_practice", "rural", "hpsa", "non_patient_facing")
 WEB_INTERFACE, CAHPS = "cmsWebInterface", "certifiedSurveyVendor"
+# MVPs (42 CFR 414.1365; 004_23d77edc1962e2e1.txt): a set's programName names the MVP; 4 measures from
+# it, the better population health measure (+10 to the denominator), activities from it at twice
+# their points, its cost measures only; subgroups report MVPs only, virtual groups never.
+NOT_MVPS = {"mips", "app1", "app_plus", "cpcPlus", "pcf"}
+MVP_ENTITY_TYPES = {"individual", "group", "subgroup", "apm_entity"}
 
 
 def refused(method: str, ent_type: str, small: bool, other_categories: bool) -> bool:
@@ -75,12 +80,13 @@ class Reference:
     benchmarks: dict[tuple[str, str], dict[str, Any]]
     measures: dict[str, dict[str, Any]]
     activities: dict[str, dict[str, Any]]
+    mvps: dict[str, dict[str, Any]]
 
     @classmethod
     def from_year(cls, year: Any) -> "Reference":
         ns = year.namespaces()
         return cls(dict(ns["benchmarks"]["quality"].rows), dict(ns["measures"]["quality"].rows),
-                   dict(ns["measures"]["ia"].rows))
+                   dict(ns["measures"]["ia"].rows), dict(ns["mvps"]["pathways"].rows))
 
 
 def decile(rate: D, bench: dict[str, Any]) -> D:
@@ -137,13 +143,34 @@ def _pct(points: D, denominator: D) -> D:
     return points / denominator * 100 if denominator else D(0)
 
 
-def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], small: bool, app: bool) -> D | None:
+def _claims_points(ref: Reference, a: dict[str, Any]) -> D | None:
+    if a.get("points") is not None:
+        return D(a["points"])
+    bench = ref.benchmarks.get((a["measure_id"], "administrativeClaims"))
+    return None if bench is None else half_up(decile(D(a["performance_rate"]), bench), 4)
+
+
+def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], small: bool, app: bool,
+                  mvp: dict[str, Any] | None = None) -> D | None:
     sets = [s for s in sub["measurementSets"] if s["category"] == "quality"]
     all_results = [_measure(ref, m["measureId"], s["submissionMethod"], m["value"], small, app)
                    for s in accepted_quality_sets(sub, ctx, small) for m in s["measurements"]]
     if ctx.get("exceptions", {}).get("quality") and not any(s["measurements"] for s in accepted_quality_sets(sub, ctx, small)):
         return None  # 2024: only a qualifying submission cancels the exception's reweighting
     results = [r for r in all_results if r["method"] != WEB_INTERFACE]
+    claims = (ctx.get("quality") or {}).get("admin_claims") or []
+    health_points = None
+    if mvp is not None:
+        results = [r for r in results if r["id"] in mvp["quality_measure_ids"]]
+        for a in claims:
+            if a["measure_id"] in mvp["administrative_claims_measure_ids"]:
+                info = ref.measures.get(a["measure_id"]) or {}
+                results.append({"id": a["measure_id"], "method": "administrativeClaims", "drop": False,
+                                "points": _claims_points(ref, a) or D(0), "hp": True,
+                                "outcome": info.get("measure_type") in OUTCOME_TYPES})
+        health = sorted(((p, a["measure_id"]) for a in claims if a["measure_id"] in mvp["foundation_quality_measure_ids"]
+                         and (p := _claims_points(ref, a)) is not None), key=lambda t: (-t[0], t[1]))
+        health_points = health[0][0] if health else None
     if app:
         points, slots = D(0), 0
         for ids, zero_if_missing in APP_SLOTS:
@@ -171,7 +198,8 @@ def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], smal
         # A submitted measure excluded from scoring leaves the denominator where it would have filled
         # one of the 6 slots (fewer than 6 other measures).
         excluded = len({r["id"] for r in results if r["id"] in EXCLUDED_QUALITY})
-        required = 6 - min(excluded, max(0, 6 - len(best)))
+        slots = 4 if mvp is not None else 6
+        required = slots - min(excluded, max(0, slots - len(best)))
         if required == 0:
             counted = []
         elif pick is None:
@@ -180,11 +208,13 @@ def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], smal
             counted = [pick] + [r for r in ranked if r["id"] != pick["id"]][: required - 1]
         points = sum((r["points"] for r in counted), D(0))
         denominator = D(10 * required)
+        if health_points is not None:
+            points, denominator = points + health_points, denominator + 10
     bonus = D(6) if small and all_results else D(0)
     # The Web Interface set (with CAHPS) against the other collection types: the better one.
     wi = [r for r in all_results if r["method"] in (WEB_INTERFACE, CAHPS) and r["points"] is not None
           and not r["drop"]]
-    if any(r["method"] == WEB_INTERFACE for r in all_results):
+    if mvp is None and any(r["method"] == WEB_INTERFACE for r in all_results):
         others = any(r["method"] not in (WEB_INTERFACE, CAHPS) for r in all_results)
         wi_points, wi_den = sum((r["points"] for r in wi), D(0)), D(10 * len(wi))
         if not others or _pct(wi_points, wi_den) >= _pct(points + bonus, denominator):
@@ -324,10 +354,11 @@ def pi_score(sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D | None, bool]:
     return min(D(100), total), True
 
 
-def ia_points(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D, bool]:
+def ia_points(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any],
+              mvp: dict[str, Any] | None = None) -> tuple[D, bool]:
     """(points of attested activities, capped at 40; whether any were attested)."""
     ent = ctx["entity"]
-    doubled = any(ent.get(s) for s in IA_DOUBLING)
+    doubled = mvp is not None or any(ent.get(s) for s in IA_DOUBLING)
     ids: list[str] = []
     for s in sub["measurementSets"]:
         if s["category"] == "ia":
@@ -337,6 +368,8 @@ def ia_points(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple
     total = D(0)
     for i in ids:
         a = ref.activities.get(i)
+        if mvp is not None and i not in mvp["ia_measure_ids"]:
+            continue
         if i == "IA_PCMH":
             total += 40
         elif a is not None and a["weight"] is not None:
@@ -344,10 +377,10 @@ def ia_points(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple
     return min(D(40), total), bool(ids)
 
 
-def cost_score(ctx: dict[str, Any]) -> D | None:
+def cost_score(ctx: dict[str, Any], mvp: dict[str, Any] | None = None) -> D | None:
     cost = ctx.get("cost") or {}
     points = [D(m["points"]) for m in cost.get("measures", []) if m["measure_id"] not in EXCLUDED_COST
-              and m.get("points") is not None]
+              and m.get("points") is not None and (mvp is None or m["measure_id"] in mvp["cost_measure_ids"])]
     if ctx["entity"]["type"] == "apm_entity" or ctx.get("exceptions", {}).get("cost") or not points:
         return None
     achievement = sum(points, D(0)) / (10 * len(points)) * 100
@@ -368,7 +401,28 @@ def score_record(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tu
         return _score(ref, sub, ctx)
 
 
+def mvp_of(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """The MVP the record reports (None: traditional MIPS or the APP); Rejected when it cannot."""
+    named: list[str] = []
+    for s in sub["measurementSets"]:
+        p = s.get("programName")
+        if p is not None and p not in NOT_MVPS and p not in named:
+            named.append(p)
+    mid = (ctx.get("mvp") or {}).get("id") or (named[0] if named else None)
+    option = ctx.get("reporting_option") or "traditional"
+    ent_type = ctx["entity"]["type"]
+    if len(named) > 1 or (mid is not None and (mid not in ref.mvps or option == "app"
+                                               or ent_type not in MVP_ENTITY_TYPES)) \
+            or (mid is None and (option == "mvp" or ent_type == "subgroup")):
+        raise Rejected()
+    return ref.mvps[mid] if mid is not None else None
+
+
 def _score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D, D]:
+    mvp = mvp_of(ref, sub, ctx)
+    if mvp is not None:
+        sub = {**sub, "measurementSets": [s for s in sub["measurementSets"] if s.get("programName") in
+                                          (None, mvp["mvp_id"]) or s["category"] == "pi"]}
     ent = ctx["entity"]
     small = bool(ent.get("small_practice"))
     app = ctx.get("reporting_option") == "app"
@@ -385,7 +439,7 @@ def _score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D,
     quality_sets = any(s["category"] == "quality" for s in sub["measurementSets"])
     pi, pi_qualifying = pi_score(sub, ctx)
     pi_submitted = any(s["category"] == "pi" for s in sub["measurementSets"])
-    ia_pts, ia_any = ia_points(ref, sub, ctx)
+    ia_pts, ia_any = ia_points(ref, sub, ctx, mvp)
     euc = bool(ctx.get("auto_euc")) and ent["type"] == "individual"
     # A qualifying quality submission: numerator and denominator data for one measure CMS scores.
     quality_qualifying = any(s["measurements"] for s in accepted_quality_sets(sub, ctx, small))
@@ -395,7 +449,7 @@ def _score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> tuple[D,
         apm_credit = bool(ent.get("apm_participant")) and (quality_sets or pi_submitted)
     ia_total = max(ia_pts, D(20)) if apm_credit else ia_pts
     ia = None if (not ia_any and not apm_credit and ctx.get("exceptions", {}).get("ia")) else ia_total / 40 * 100
-    scores: dict[str, D | None] = {"quality": quality_score(ref, sub, ctx, small, app), "cost": cost_score(ctx),
+    scores: dict[str, D | None] = {"quality": quality_score(ref, sub, ctx, small, app, mvp), "cost": cost_score(ctx, mvp),
                                    "ia": ia, "pi": pi}
     if app:
         scores["cost"], scores["ia"] = None, D(100)

@@ -11,6 +11,7 @@ Every problem is collected, so an analyst sees them all in one run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Mapping
 
 from mips_rules.dsl import ast
@@ -173,7 +174,7 @@ def _static_number(node: ast.Node, scope: Scope) -> Any:
         return node.value
     if isinstance(node, ast.Unary) and node.op == "-":
         inner = _static_number(node.operand, scope)
-        return None if inner is None else -inner
+        return -inner if isinstance(inner, Decimal) else None  # `-` of a list or a text fails when scored
     chain = _field_chain(node)
     if chain is not None and chain[0] in scope.data:
         value: Any = scope.data[chain[0]]

@@ -375,3 +375,10 @@ def test_lets_and_short_circuits_both_ways(text, expected):
     fast, slow = _both_ways(text)
     assert fast == slow
     assert fast[:2] == ("value", ("decimal", str(expected)))
+
+
+def test_a_negated_list_as_a_divisor_is_checked_not_crashing():
+    """Found by the random expressions: `-program.names` (a list) as a divisor crashed the checker's
+    static-zero test; now the checker refuses it (text divided by a list) like any other kind error."""
+    assert _both_ways('x = (not ("a" / (-program.names)))') is None
+    assert _both_ways('x = 1 / (-program.names)') is None

@@ -70,15 +70,21 @@ class ScoringYear:
         """The caller's submission and context, checked like a batch record's."""
         from mips_rules.engine.populations.batch import record_inputs
 
-        record = {"context": _exact(context) if context is not None else {}}
-        if submission is not None:
-            record["submission"] = _exact(submission)
+        record: dict[str, Any] = {"context": _exact(context) if context is not None else {}}
+        if isinstance(submission, Path) or (isinstance(submission, str) and submission.lower().endswith(".xml")
+                                            and not submission.lstrip().startswith("<")):
+            from mips_rules.engine.inputs.qrda import read_qrda_file
+
+            record["submission"] = read_qrda_file(submission).submission(self.year)  # a QRDA III file
+        elif submission is not None:
+            record["submission"] = _exact(submission)  # QPP JSON data, or QRDA III text (a str)
         return record_inputs(self.year, record)
 
     def score(self, submission: dict[str, Any] | None, context: dict[str, Any] | None = None, *,
               exact: bool = False) -> dict[str, Any]:
-        """One QPP JSON submission (a dict, or None for a context-only score) and its scoring context
-        → the report, as `rulesctl score --format json` writes it. Bad input raises InputError
+        """One QPP JSON submission (a dict, or None for a context-only score) — or a QRDA Category III
+        document, as its text (a str starting with `<`) or a file path (a Path, or a str ending in .xml)
+        — and its scoring context → the report, as `rulesctl score --format json` writes it. Bad input raises InputError
         naming the field path (`str(err)` or `err.render()`)."""
         from mips_rules.engine.scoring.score import score
 

@@ -116,7 +116,8 @@ def check(year: Optional[str] = typer.Argument(None, help="The year to check (de
 
 
 @app.command()
-def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
+def score(submission: Path = typer.Argument(..., help="A QPP JSON submission, or a QRDA Category III document "
+                                                        "(*.xml, or a file whose first character is `<`)."),
           context: Optional[Path] = typer.Option(None, "--context", "-c", help="The scoring context (YAML or JSON)."),
           year: Optional[int] = typer.Option(None, "--year", "-y", help="Performance year (default: from the inputs)."),
           rules: Optional[Path] = RulesOption,
@@ -132,6 +133,7 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
     from mips_rules.engine.inputs.context import read_context, resolve_performance_year
     from mips_rules.engine.scoring.render import print_table, to_json, to_markdown
     from mips_rules.engine.scoring.score import score as score_submission
+    from mips_rules.engine.inputs.qrda import is_qrda_file, read_qrda_file, year_stand_in
     from mips_rules.engine.inputs.submission import load_submission
     from mips_rules.engine.cli.outputs import check_output
     from mips_rules.engine.years.loader import load_year
@@ -140,11 +142,19 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission."),
     try:
         if output is not None:
             check_output(output, inputs)  # refuse a bad -o before any work
-        sub = load_submission(submission)
+        qrda = None
+        if is_qrda_file(submission):  # QRDA III: its eCQM UUIDs need the year's data, so the year comes first
+            qrda = read_qrda_file(submission)
+            sub = year_stand_in(qrda)
+        else:
+            sub = load_submission(submission)
         ctx = read_context(context)  # checked by the scoring year's declared context
         py = resolve_performance_year(sub, ctx, submission_source=str(submission),
                                       context_source=str(context or "<context>"), requested=year)
         loaded = load_year(py, rules)
+        if qrda is not None:
+            sub = qrda.submission(loaded)
+            sub.validate_year(py, source=str(submission))
         scored = score_submission(loaded, sub, ctx, trace=explain is not None)
         report = scored.report
         explanation = _explanation(loaded, scored, explain) if explain is not None else None

@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from mips_rules.dsl.errors import RulesError
+from mips_rules.dsl.errors import Diagnostic, InputError, RulesError
 from mips_rules.engine.years.report_declaration import ReportField, ReportLayout
 from mips_rules.engine.cli.outputs import USAGE, OutputError, check_output, commit, sha256_file, write_error, write_file
 
@@ -102,7 +102,15 @@ def record_inputs(year: Any, record: dict[str, Any], where: str = "") -> tuple[A
     from mips_rules.engine.inputs.context import Context, parse_context, resolve_performance_year
     from mips_rules.engine.inputs.submission import parse_submission
 
-    sub = parse_submission(record["submission"], source=f"{where}submission") if "submission" in record else None
+    sub = record.get("submission")
+    if isinstance(sub, str):  # a QRDA Category III document, as text (engine/inputs/qrda.py)
+        from mips_rules.engine.inputs.qrda import looks_like_xml, read_qrda
+
+        if not looks_like_xml(sub):
+            raise InputError(Diagnostic(f"{where}submission: a submission given as a string must be a QRDA "
+                                        "Category III document (its first character `<`); QPP JSON is an object"))
+        sub = read_qrda(sub, f"{where}submission").submission(year)
+    sub = parse_submission(sub, source=f"{where}submission") if "submission" in record else None
     ctx = parse_context(record.get("context") or {}, source=f"{where}context", year=year) \
         if record.get("context") is not None else Context()
     if sub is not None:

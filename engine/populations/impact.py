@@ -77,7 +77,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
         weight = at(inputs, figures["budget_weight"])
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
     for path in figures.get("groups") or []:
-        out.groups[path] = _group_text(at(inputs, path))
+        out.groups[path] = _group_text(at(inputs if path.split(".")[0] in inputs else report, path))
     return out
 
 

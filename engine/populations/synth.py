@@ -58,6 +58,11 @@ class Synthesizer:
         self.benchmarks = sorted((k for k in self.benchmark_rows if k[1] != "administrativeClaims"), key=str)
         self.activities = sorted(ns["measures"]["ia"].rows, key=str)
         self.cost_measures = sorted(k for k in ns["measures"]["cost"].rows)
+        # The year's MVPs (CMS's mvp.json), for the records that report one: subgroups report MVPs only.
+        # Their draws come from a random stream of their own, so that the other records stay the same.
+        pathways = ns.get("mvps", {}).get("pathways")
+        self.mvps = [row for _, row in sorted(getattr(pathways, "rows", {}).items())] if pathways is not None else []
+        self.mvp_rng = random.Random(seed * 7919 + 17)
 
     def rate_value(self, bad: bool, row: dict[str, Any] | None = None, level: str = "mid") -> dict[str, int]:
         """Counts for one measure. An engaged clinician's rate sits where CMS's benchmark puts a high
@@ -240,7 +245,52 @@ class Synthesizer:
         if ctx_type == "apm_entity" and rng.random() < 0.5:
             context["pi_rollup"] = [{"npi": _npi(rng), "score": rng.randint(0, 100), "bonus": rng.choice([0, 5])}
                                     for _ in range(rng.randint(1, 5))]
+        if ctx_type == "subgroup" and self.mvps:
+            self._as_mvp(submission, context, level, small)
         return {"id": f"S{self.y}-{index:07d}", "submission": submission, "context": context}
+
+    def _as_mvp(self, submission: dict[str, Any], context: dict[str, Any], level: str, small: bool) -> None:
+        """The record reports an MVP: its quality measures, activities and cost measures come from the
+        MVP, every set names it (programName), and CMS's population health measures are in the context."""
+        main, self.rng = self.rng, self.mvp_rng
+        try:
+            rng = self.rng
+            mvp = rng.choice(self.mvps)
+            pool = [k for k in self.benchmarks if k[0] in set(mvp.get("quality_measure_ids") or ())
+                    and self._scorable(k, small)]
+            sets = []
+            for s in submission["measurementSets"]:
+                if s["category"] == "quality":
+                    continue
+                if s["category"] == "ia":
+                    acts = [a for a in mvp.get("ia_measure_ids") or () if a in self.activities]
+                    chosen = rng.sample(acts, min(len(acts), rng.randint(1, 2))) if acts else []
+                    s = {**s, "measurements": [{"measureId": a, "value": True} for a in chosen]}
+                sets.append({**s, "programName": mvp["mvp_id"]})
+            if pool:
+                n = {"high": 4, "mid": rng.randint(2, 4), "low": rng.randint(1, 2)}[level]
+                by_method: dict[str, dict[str, Any]] = {}
+                seen: set[str] = set()
+                for measure, method in rng.sample(pool, min(len(pool), n + 2)):
+                    if measure in seen or len(seen) >= n:
+                        continue
+                    seen.add(measure)
+                    ms = by_method.setdefault(method, {
+                        "category": "quality", "submissionMethod": method, "programName": mvp["mvp_id"],
+                        "performanceStart": f"{self.y}-01-01", "performanceEnd": f"{self.y}-12-31", "measurements": []})
+                    ms["measurements"].append({"measureId": measure, "value": self.rate_value(
+                        False, self.benchmark_rows.get((measure, method)), level)})
+                sets = list(by_method.values()) + sets
+            submission["measurementSets"] = sets
+            cost = [m for m in mvp.get("cost_measure_ids") or () if m in self.cost_measures]
+            if cost and "cost" in context:
+                context["cost"] = {**context["cost"], "measures": [
+                    {"measure_id": m, "points": round(rng.uniform(3, 10), 1)} for m in cost]}
+            health = list(mvp.get("foundation_quality_measure_ids") or ())
+            context["quality"] = {**(context.get("quality") or {}), "admin_claims": [
+                {"measure_id": m, "points": round(rng.uniform(1, 10), 2)} for m in health if rng.random() < 0.7]}
+        finally:
+            self.rng = main
 
     def records(self, n: int) -> Iterator[dict[str, Any]]:
         for i in range(n):

@@ -167,11 +167,10 @@ def notes(report: dict[str, Any], layout: ReportLayout) -> list[tuple[str, str]]
 
 
 def details(report: dict[str, Any], layout: ReportLayout) -> Iterator[Table]:
-    """Each category's detail table: the declared columns, else its records field by field."""
+    """Each category's detail table, then the report's own tables (a list of records shown as a
+    table, such as an MVP's requirements): the declared columns, else the records field by field."""
     f, entries = _categories(report, layout)
-    if f is None:
-        return
-    for key, entry in entries.items():
+    for key, entry in entries.items() if f is not None else ():
         for s in f.fields:
             records = entry.get(s.name)
             if s.show != "table" or not records or not isinstance(records, list):
@@ -182,6 +181,13 @@ def details(report: dict[str, Any], layout: ReportLayout) -> Iterator[Table]:
                 yield _declared_table(title, declared, records)
             else:
                 yield _generic_table(title, records)
+    for top in layout.fields:
+        records = report.get(top.name)
+        if top.show != "table" or top.each is not None or not records or not isinstance(records, list):
+            continue
+        declared = top.columns.get("")
+        title = top.label or top.name
+        yield _declared_table(title, declared, records) if declared else _generic_table(title, records)
 
 
 def _declared_table(title: str, columns: tuple[Column, ...], records: list[Any]) -> Table:

@@ -56,14 +56,16 @@ TABLE_KEYS: dict[str, str | tuple[str, ...]] = {
     "measures.cost": "measure_id", "benchmarks.quality": ("measure_id", "submission_method"),
     "benchmarks.cost": ("measure_id", "submission_method"),
     "mvps.pathways": "mvp_id",
+    "ecqm.measures": "e_measure_uuid",
 }
 
 TABLE_WHAT = {"measures.quality": "quality measures", "measures.ia": "improvement activities",
               "measures.pi": "Promoting Interoperability measures", "measures.cost": "cost measures",
               "benchmarks.quality": "quality benchmarks", "benchmarks.cost": "cost benchmarks",
-              "mvps.pathways": "MIPS Value Pathways"}
+              "mvps.pathways": "MIPS Value Pathways",
+              "ecqm.measures": "eCQMs with their version-specific UUIDs (eMeasureUuid, strata eMeasureUuids)"}
 TABLE_FILES = {"measures": "measures-data.json", "benchmarks": ("benchmarks.json", "benchmarks.csv"),
-               "mvps": "mvp.json"}
+               "mvps": "mvp.json", "ecqm": "measures-data.json"}
 """The CMS file each namespace of the import comes from (its citation)."""
 
 
@@ -199,6 +201,46 @@ def _cost_measure(m: dict[str, Any]) -> dict[str, Any]:
     return {**row, **_kept(m, {"measureId", "title", "isInverse", "category"})}
 
 
+ECQM_POPULATIONS = {
+    "initialPopulationUuid": "initial_population_uuid", "denominatorUuid": "denominator_uuid",
+    "numeratorUuid": "numerator_uuid", "denominatorExclusionUuid": "denominator_exclusion_uuid",
+    "denominatorExceptionUuid": "denominator_exception_uuid", "numeratorExclusionUuid": "numerator_exclusion_uuid",
+}
+"""CMS's population UUID fields (measures-schema.yaml `eMeasureUuids`) → the ecqm table's fields."""
+
+
+def _uuid(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                                                     r"[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}", value.strip()):
+        raise ValueError(f"{what} must be a UUID, got {value!r}")
+    return value.strip().lower()
+
+
+def _ecqm_row(m: dict[str, Any]) -> dict[str, Any]:
+    """An eCQM's identifiers: its version-specific UUID (lower case: QRDA documents compare them
+    case-insensitively), measure ID, eCQM ID, metric type and, per performance rate (CMS's `strata`
+    that carry `eMeasureUuids`, in CMS's order), the UUIDs of its populations and stratifiers."""
+    strata = []
+    for k, s in enumerate(m.get("strata") or []):
+        if not isinstance(s, dict) or s.get("eMeasureUuids") is None:
+            continue  # a performance rate eCQMs do not report (e.g. 370's adults): no populations
+        uuids = s["eMeasureUuids"]
+        if not isinstance(uuids, dict):
+            raise ValueError(f"strata[{k}].eMeasureUuids must be an object")
+        row: dict[str, Any] = {"name": s.get("name")}
+        for key, name in ECQM_POPULATIONS.items():
+            row[name] = _uuid(uuids[key], f"strata[{k}].{key}") if uuids.get(key) is not None else None
+        row["strata_uuids"] = [_uuid(u, f"strata[{k}].strata") for u in uuids.get("strata") or []]
+        for key, value in uuids.items():
+            if key not in ECQM_POPULATIONS and key != "strata":
+                row[snake(key)] = _plain(value)
+        if row["denominator_uuid"] is None or row["numerator_uuid"] is None:
+            raise ValueError(f"strata[{k}].eMeasureUuids needs denominatorUuid and numeratorUuid")
+        strata.append(row)
+    return {"e_measure_uuid": _uuid(m["eMeasureUuid"], "eMeasureUuid"), "measure_id": str(_need(m, "measureId")),
+            "e_measure_id": m.get("eMeasureId"), "metric_type": str(_need(m, "metricType")), "strata": strata}
+
+
 _INVENTORY: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "quality": ("measures.quality", _quality_measure),
     "ia": ("measures.ia", _activity),
@@ -235,6 +277,7 @@ def read_inventory(path: Path, result: ImportResult) -> None:
     if data is None:
         return
     where = Location(str(path), 1, 1)
+    ecqm = result.tables.setdefault("ecqm.measures", [])  # empty when CMS lists no eCQM UUIDs (2026)
     for i, m in enumerate(data):
         if not isinstance(m, dict) or "measureId" not in m or "category" not in m:
             result.problems.append(Diagnostic(f"entry {i}: needs `measureId` and `category`", where))
@@ -258,6 +301,8 @@ def read_inventory(path: Path, result: ImportResult) -> None:
             continue
         try:
             result.tables.setdefault(kind[0], []).append(kind[1](m))
+            if kind[0] == "measures.quality" and m.get("eMeasureUuid") not in (None, ""):
+                ecqm.append(_ecqm_row(m))
         except (KeyError, TypeError, ValueError) as exc:
             result.problems.append(Diagnostic(f"entry {i} ({m['measureId']}): {exc}", where))
 

@@ -27,7 +27,7 @@ STYLES = {
     "mark": "`yes` when true, blank otherwise",
     "text": "the text, blank when none",
     "note": "a sentence under the table (a category's reason)",
-    "table": "a detail table of records (a category's measures)",
+    "table": "a detail table of records (a category's measures, or a list of records of the report itself)",
 }
 FIELD_KEYS = {"name", "rule", "from", "label", "show", "shown_as", "optional", "detail", "column", "each",
               "titles", "fields", "columns", "text", "strong", "reason", "source", "removed"}
@@ -39,7 +39,8 @@ FIGURES = {
     "adjustment_percent": "the report path of the payment adjustment in percent",
     "adjustment_direction": "the report path of the adjustment's direction",
     "category_scores_input": "the context field that takes category scores directly (a record keyed by category)",
-    "groups": "input paths a change is broken down by in `rulesctl impact` (entity type, practice size …)",
+    "groups": "input paths (or report fields) a change is broken down by in `rulesctl impact` (entity type, "
+              "practice size, reporting option …)",
     "budget_negative": "the definition of a negative adjustment before rounding (0 otherwise)",
     "budget_positive": "the definition of a positive adjustment before the scaling factor (0 otherwise)",
     "budget_weight": "the input path of each clinician's weight in the budget (Part B allowed charges)",
@@ -279,14 +280,17 @@ def _field(entry: Any, doc: Any, path: tuple[Any, ...], nested: bool) -> ReportF
     columns: dict[str, tuple[Column, ...]] = {}
     if "columns" in entry:
         raw_columns = entry["columns"]
-        if not isinstance(raw_columns, dict):
-            raise DataError(Diagnostic(f"`columns` of report field `{name}` maps each key (a category) to its columns",
+        if isinstance(raw_columns, list) and not nested:  # a table of the report itself: one list of columns
+            raw_columns = {"": raw_columns}
+        elif not isinstance(raw_columns, dict):
+            raise DataError(Diagnostic(f"`columns` of report field `{name}` maps each key (a category) to its columns "
+                                       "(a list of columns for a table of the report itself)",
                                        doc.where((*path, "columns"))))
         for key, cols in raw_columns.items():
             columns[str(key)] = tuple(_column(c, doc, (*path, "columns", key, i)) for i, c in
                                       enumerate(cols if isinstance(cols, list) else [None]))
-    if nested is False and entry.get("show") in ("note", "table"):
-        raise DataError(Diagnostic("`note` and `table` show a field of each category (under an `each` field)",
+    if nested is False and entry.get("show") == "note":
+        raise DataError(Diagnostic("`note` shows a field of each category (under an `each` field)",
                                    doc.where((*path, "show"))))
     return ReportField(
         name=name, rule=entry.get("rule"), source_path=source_path, label=entry.get("label"),
@@ -378,9 +382,12 @@ def check_layout(layout: ReportLayout | None, definitions: Mapping[str, ast.Defi
                 continue
             parts = tuple(str(path).split("."))
             probe = ReportField(f"figures.{key}", source_path=parts, location=anchor)
+            if key == "groups" and parts[0] not in INPUT_ROOTS and layout.field_at(str(path)) is not None:
+                continue  # a field of the report (the reporting option the rules settle on)
             if parts[0] not in INPUT_ROOTS or len(parts) < 2:
                 problems.append(Diagnostic(f"report.yaml: `figures.{key}`: {path} is not an input path "
-                                           "(context.… or submission.…)", anchor))
+                                           "(context.… or submission.…)" + (" or a field of the report"
+                                                                            if key == "groups" else ""), anchor))
             else:
                 problems.extend(_check_input(probe, shapes))
     scores_input = layout.figures.get("category_scores_input")
