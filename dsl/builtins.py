@@ -52,10 +52,16 @@ def _places(value: Any) -> Decimal:
     return Decimal(1).scaleb(-int(n))
 
 
+_QUANTUM = {Decimal(n): Decimal(1).scaleb(-n) for n in range(21)}  # places → quantum, the common case
+
+
 def _rounder(mode: str) -> Callable[[Any, Any], Any]:
     def do(x: Any, places: Any = Decimal(0)) -> Any:
         if x is None:
             return None
+        quantum = _QUANTUM.get(places) if type(places) is Decimal else None
+        if type(x) is Decimal and quantum is not None:
+            return x.quantize(quantum, rounding=mode)
         return require_number(x, "rounding").quantize(_places(places), rounding=mode)
     return do
 
@@ -72,15 +78,22 @@ for _name, _mode, _doc in [
 
 
 def _extreme(pick: Callable[..., Any], what: str) -> Callable[..., Any]:
+    larger = pick is max
+
     def do(ev: Any, cost: int, *args: Any) -> Any:
-        items = list(require_list(args[0], what)) if len(args) == 1 else list(args)
+        items = require_list(args[0], what) if len(args) == 1 else args
         ev.steps -= len(items)
         if ev.steps < 0:
             ev.charge(0)
-        items = [v for v in items if v is not None]
-        if not items:
-            return None
-        return pick(require_number(v, what) for v in items)
+        best = None
+        for v in items:  # as pick() over the numbers that are not none: the first of equal ones wins
+            if v is None:
+                continue
+            if type(v) is not Decimal:
+                v = require_number(v, what)
+            if best is None or (v > best if larger else v < best):
+                best = v
+        return best
     return do
 
 
@@ -220,8 +233,48 @@ def _sort(ev: Any, cost: int, xs: Any, key: Callable[[Any], Any]) -> tuple[Any, 
     if ev.steps < 0:
         ev.charge(0)
     keyed = [(key(item), item) for item in items]
+    native = _native_keys([k for k, _ in keyed])
+    if native is not None:  # numbers, texts and desc(number) in the same kinds at each position
+        order = sorted(range(len(keyed)), key=native.__getitem__)
+        return tuple(keyed[i][1] for i in order)
     keyed.sort(key=cmp_to_key(lambda p, q: _compare(p[0], q[0], ev)))
     return tuple(item for _, item in keyed)
+
+
+def _native_key(k: Any) -> Any:
+    """A key Python orders as `_compare` does (None when only `_compare` can: a text in `desc`, none …)."""
+    t = type(k)
+    if t is Decimal or t is str or t is bool:
+        return k
+    if t is _Desc and type(k.value) is Decimal:
+        return -k.value
+    if t is tuple:
+        parts = tuple(_native_key(p) for p in k)
+        return None if None in parts else parts
+    return None
+
+
+def _kinds(k: Any) -> Any:
+    return tuple(_kinds(p) for p in k) if type(k) is tuple else type(k)  # desc(…) and a number differ
+
+
+def _native_keys(keys: list[Any]) -> list[Any] | None:
+    """Sort keys as plain Python values when every key has the same kinds at the same places (where they
+    differ `_compare` refuses, or orders a shorter list first, which Python tuples do too — but only
+    for lists whose common part has the same kinds)."""
+    native = []
+    shape = None
+    for k in keys:
+        n = _native_key(k)
+        if n is None:
+            return None
+        kinds = _kinds(k)
+        if shape is None:
+            shape = kinds
+        elif kinds != shape:
+            return None
+        native.append(n)
+    return native
 
 
 @builtin("take(xs, n)", "the first n items", min_args=2, max_args=2)

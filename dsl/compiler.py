@@ -8,9 +8,10 @@ evaluation (memoised), and each function call with hashable arguments too.
 from __future__ import annotations
 
 import decimal
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from mips_rules.dsl import ast, ops
 from mips_rules.dsl.builtins import BUILTINS, truth
@@ -58,16 +59,43 @@ class CompiledRules:
     """A year's definitions, compiled. Make an `Evaluation` per submission."""
 
     definitions: dict[str, ast.Definition]
-    values: dict[str, Code] = field(default_factory=dict)
-    functions: dict[str, tuple[tuple[str, ...], Code]] = field(default_factory=dict)
-    data_refs: dict[str, list[str]] = field(default_factory=dict)  # definition → data items it reads
     fast_values: dict[str, Callable[..., Any]] | None = None  # generated Python (dsl/codegen.py)
     fast_functions: dict[str, Callable[..., Any]] | None = None
     generated: Any = None  # the compiled module and its constants, for the year cache
     direct: bool = False  # the generated definitions memoise and charge steps themselves (codegen.CodeGen._direct)
-    # Per definition: (the steps one computation costs, how much nesting it adds — see HOIST_AT).
-    meta: dict[str, tuple[int, int]] = field(default_factory=dict)
     max_steps: int = DEFAULT_MAX_STEPS
+    # The closures, their costs and data references: made the first time something needs them
+    # (tracing, the interpreter path, an explanation, a failure to locate) — a year whose generated
+    # code runs everything loads without them.
+    build: Callable[["CompiledRules"], None] | None = None
+    _values: dict[str, Code] = field(default_factory=dict)
+    _functions: dict[str, tuple[tuple[str, ...], Code]] = field(default_factory=dict)
+    _data_refs: dict[str, list[str]] = field(default_factory=dict)
+    _meta: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def _closures(self) -> "CompiledRules":
+        if self.build is not None:
+            build, self.build = self.build, None
+            build(self)
+        return self
+
+    @property
+    def values(self) -> dict[str, Code]:
+        return self._closures()._values
+
+    @property
+    def functions(self) -> dict[str, tuple[tuple[str, ...], Code]]:
+        return self._closures()._functions
+
+    @property
+    def data_refs(self) -> dict[str, list[str]]:
+        """Definition → the data items it reads (for explanations)."""
+        return self._closures()._data_refs
+
+    @property
+    def meta(self) -> dict[str, tuple[int, int]]:
+        """Per definition: (the steps one computation costs, how much nesting it adds — see HOIST_AT)."""
+        return self._closures()._meta
 
     def evaluate(self, inputs: Mapping[str, Any], *, trace: bool = False, fast: bool | None = None,
                  max_steps: int | None = None) -> "Evaluation":
@@ -135,7 +163,8 @@ class Evaluation:
         self.steps = self.max_steps
         self.failed_in: tuple[str, tuple[Any, ...] | None] | None = None
         self.driving = False
-        self._meta = rules.meta
+        self.in_session = False
+        self._meta = rules.meta if not self.direct else {}  # the generated code charges its own costs
         self._fast_values = rules.fast_values
         self._fast_functions = rules.fast_functions
 
@@ -148,13 +177,35 @@ class Evaluation:
             return self.cache[name]
         if name not in self.rules.definitions or self.rules.definitions[name].is_function:
             raise EvaluationError(Diagnostic(f"no definition `{name}`"))
+        if self.in_session and self.direct:
+            try:
+                return self._fast_values[name](self)  # type: ignore[index]
+            except Exception:  # noqa: BLE001 - the general path says what failed, and where
+                pass
         return self._entry(name, None)
 
     def call(self, name: str, args: tuple[Any, ...]) -> Any:
         """A function definition's value for these arguments (memoised when they are hashable)."""
         if name not in self.rules.definitions or not self.rules.definitions[name].is_function:
             raise EvaluationError(Diagnostic(f"no function `{name}`"))
+        if self.in_session and self.direct:
+            try:
+                return self._fast_functions[name](self, *args)  # type: ignore[index]
+            except Exception:  # noqa: BLE001 - the general path says what failed, and where
+                pass
         return self._entry(name, tuple(args))
+
+    @contextmanager
+    def session(self) -> Iterator["Evaluation"]:
+        """Several values read in a row (a report's fields) under the rules' decimal context, entered
+        once. With the generated code calling definitions directly, each read is then one call; a
+        failure is read again the general way, which reports it (a fresh budget, the closures)."""
+        with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+            self.in_session = True
+            try:
+                yield self
+            finally:
+                self.in_session = False
 
     @property
     def steps_used(self) -> int:
@@ -219,6 +270,7 @@ class Evaluation:
                 raise self._error_in(where, exc) from None
             # Find the exact spot with the closures (a fresh budget: the same work again).
             self.fast = self.direct = False
+            self._meta = self.rules.meta
             self.steps = self.max_steps
             self.depth = 0
             self.failed_in = None
@@ -416,16 +468,21 @@ class Compiler:
         fast = generate(self.definitions, self.data, self.inputs, label, generated)
         if fast is not None:
             rules.fast_values, rules.fast_functions, rules.generated, rules.direct = fast
+        rules.build = self._build
+        if not rules.direct:
+            rules._closures()  # the interpreter's costs are needed by every evaluation
+        return rules
+
+    def _build(self, rules: CompiledRules) -> None:
         for name, d in self.definitions.items():
             self.current = name
-            rules.meta[name] = (ast_size(d.body), 3 + ast_depth(d.body))
-            rules.data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
+            rules._meta[name] = (ast_size(d.body), 3 + ast_depth(d.body))
+            rules._data_refs[name] = self.data_refs(d.body, frozenset(d.params or ()))
             code = self.expr(d.body, frozenset(d.params or ()))
             if d.is_function:
-                rules.functions[name] = (tuple(d.params or ()), code)
+                rules._functions[name] = (tuple(d.params or ()), code)
             else:
-                rules.values[name] = code
-        return rules
+                rules._values[name] = code
 
     def data_refs(self, body: ast.Node, local: frozenset[str]) -> list[str]:
         """The data items (`namespace.item`) a definition reads, for explanations."""

@@ -382,3 +382,21 @@ def test_a_negated_list_as_a_divisor_is_checked_not_crashing():
     static-zero test; now the checker refuses it (text divided by a list) like any other kind error."""
     assert _both_ways('x = (not ("a" / (-program.names)))') is None
     assert _both_ways('x = 1 / (-program.names)') is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Keys Python can order itself (numbers, texts, desc(number), the same kinds everywhere) …
+    ('x = map(sort([{p: 1, i: "b"}, {p: 2, i: "c"}, {p: 1, i: "a"}], r -> [desc(r.p), r.i]), r -> r.i)',
+     ("value", ["c", "a", "b"])),
+    # … ties keep their order (the sort is stable) …
+    ('x = map(sort([{p: 1, i: "b"}, {p: 1, i: "a"}], r -> r.p), r -> r.i)', ("value", ["b", "a"])),
+    # … and anything else goes through the rule language's comparison: desc of a text, mixed kinds.
+    ('x = sort(["a", "c", "b"], s -> desc(s))', ("value", ["c", "b", "a"])),
+    ('x = sort([1, "a"], v -> v)', ("error", "EvaluationError")),
+    ('x = sort([1, 2], v -> if v == 1 then desc(v) else v)', ("error", "EvaluationError")),
+])
+def test_sort_keys_both_ways(text, expected):
+    fast, slow = _both_ways(text)
+    assert fast[:2] == slow[:2]
+    got = fast[:2] if fast[0] == "error" else ("value", [v if isinstance(v, str) else v for v in fast[1]])
+    assert got == expected

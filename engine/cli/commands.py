@@ -133,7 +133,6 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission, or
     from mips_rules.engine.inputs.context import read_context, resolve_performance_year
     from mips_rules.engine.scoring.render import print_table, to_json, to_markdown
     from mips_rules.engine.scoring.score import score as score_submission
-    from mips_rules.engine.inputs.qrda import is_qrda_file, read_qrda_file, year_stand_in
     from mips_rules.engine.inputs.submission import load_submission
     from mips_rules.engine.cli.outputs import check_output
     from mips_rules.engine.years.loader import load_year
@@ -143,7 +142,11 @@ def score(submission: Path = typer.Argument(..., help="A QPP JSON submission, or
         if output is not None:
             check_output(output, inputs)  # refuse a bad -o before any work
         qrda = None
+        from mips_rules.engine.inputs.qrda_detect import is_qrda_file
+
         if is_qrda_file(submission):  # QRDA III: its eCQM UUIDs need the year's data, so the year comes first
+            from mips_rules.engine.inputs.qrda import read_qrda_file, year_stand_in
+
             qrda = read_qrda_file(submission)
             sub = year_stand_in(qrda)
         else:

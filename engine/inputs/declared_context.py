@@ -57,10 +57,15 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     _schema: Any = PrivateAttr(default=None)  # the ContextSchema that checked a whole context
     _raw: Any = PrivateAttr(default=None)  # (data, source, where) as given
+    _record: Any = PrivateAttr(default=None)  # to_record(), made once (the model is frozen)
 
     def to_record(self) -> dict[str, Any]:
-        """Plain dict: every declared key present, absent optionals None, numbers Decimal."""
-        return to_plain(self.model_dump(mode="python"))
+        """Plain dict: every declared key present, absent optionals None, numbers Decimal. Made once
+        per context (scoring reads it twice: as the rules' input and for the report): read it, never
+        change it."""
+        if self._record is None:
+            self._record = to_plain(self.model_dump(mode="python"))
+        return self._record
 
     def for_submission(self, submission: Any) -> "_Closed":
         """Fields taken from the submission (`from_submission`), which given ones must agree with."""

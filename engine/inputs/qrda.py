@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from xml.parsers import expat
 
+from mips_rules.engine.inputs.qrda_detect import is_qrda_file, looks_like_xml  # noqa: F401 - part of this API
 from mips_rules.dsl.errors import Diagnostic, InputError, Location
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -247,19 +248,6 @@ def parse_xml(data: bytes | str, source: str = "<qrda>") -> Node:
     if not root:
         raise _error(source, "no XML element found")
     return root[0]
-
-
-def looks_like_xml(text: str | bytes) -> bool:
-    """An XML document, judged by its first non-space character (after a byte-order mark)."""
-    head = text[:4096]
-    if isinstance(head, bytes):
-        for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-            if head.startswith(bom):
-                head = head[len(bom):].decode(codec, errors="ignore")
-                break
-        else:
-            head = head.decode("latin-1")
-    return head.lstrip("\ufeff \t\r\n").startswith("<")
 
 
 # ---------------------------------------------------------------------------
@@ -628,18 +616,6 @@ def read_qrda_file(path: str | Path) -> QrdaDocument:
     except OSError as exc:
         raise InputError(Diagnostic(f"{p}: cannot read the submission file: {exc.strerror or exc}")) from None
     return read_qrda(data, str(p))
-
-
-def is_qrda_file(path: str | Path) -> bool:
-    """A submission file to read as QRDA III: named *.xml, or whose first non-space character is `<`."""
-    p = Path(path)
-    if p.suffix.lower() == ".xml":
-        return True
-    try:
-        with p.open("rb") as fh:
-            return looks_like_xml(fh.read(4096))
-    except OSError:
-        return False
 
 
 class _YearOnly:

@@ -378,6 +378,8 @@ class Submission(_Closed):
 
     def validate_year(self, year: int, *, source: str = "<submission>") -> None:
         """Check the performance periods against a year known only from elsewhere (the context)."""
+        if year == self.performanceYear:
+            return  # parse_submission checked them against the submission's own year
         problems = [p for p in self.problems(year) if p[0][-1] in ("performanceStart", "performanceEnd")]
         if problems:
             raise problems_to_input_error(source, problems)

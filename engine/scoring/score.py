@@ -69,12 +69,13 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
 
     `detail=False` leaves out the fields marked `detail` (population runs need only the scores,
     weights and adjustment, and skip computing the reasons and measure detail)."""
-    rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
-    if rejections:
-        raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
-    inputs = {"context": context.to_record(), "submission": submission}
-    report = {"performance_year": year.performance_year, "rules_fingerprint": year.fingerprint,
-              **_fields(year, year.report_layout.fields, ev, inputs, detail, None)}
+    with ev.session():
+        rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
+        if rejections:
+            raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
+        inputs = {"context": context.to_record(), "submission": submission}
+        report = {"performance_year": year.performance_year, "rules_fingerprint": year.fingerprint,
+                  **_fields(year, year.report_layout.fields, ev, inputs, detail, None)}
     try:
         return to_plain_bounded(report, MAX_REPORT_ITEMS)
     except EvalFailure as exc:

@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mips_rules.dsl import ast
-from mips_rules.dsl.checker import Shape, check
+if TYPE_CHECKING:
+    from mips_rules.dsl.checker import Shape
 from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
 from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
@@ -20,7 +21,6 @@ from mips_rules.engine.inputs.declared_context import load_schema
 from mips_rules.engine.inputs.shapes import input_shapes, shape_of_model
 from mips_rules.engine.inputs.safe_yaml import load_yaml
 from mips_rules.engine.years import cache as yearcache
-from mips_rules.engine.workbench.new_year import review_warnings
 from mips_rules.engine.years.layers import chain
 from mips_rules.engine.years.data_files import YearData, load_data_dir, regular_files
 
@@ -212,6 +212,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise (kinds.pop() if len(kinds) == 1 else RulesError)(problems)
     namespaces = data.namespaces()
     shapes = _shapes(schema) if shapes is None else shapes
+    from mips_rules.dsl.checker import check  # the checker and its typing pass: only for a year not cached
+
     result = check(definitions, namespaces, shapes)
     problems.extend(result.diagnostics)
     by_name = {d.name: d for d in definitions}
@@ -286,6 +288,8 @@ def _finish(year: int | str | None, folder: Path, data: YearData, by_name: dict[
                                         declared.location))
     compiled = Compiler(by_name, namespaces, shapes).compile_all(str(int(py)), generated)
     # A `rulesctl new-year` folder's review list is read afresh (its marker is not part of the fingerprint).
+    from mips_rules.engine.workbench.new_year import review_warnings
+
     warnings = [*warnings, *review_warnings(folder, data, by_name)]
     return Year(folder, int(py), data, by_name, compiled, warnings, time.perf_counter() - started, print_, schema,
                 layout)
