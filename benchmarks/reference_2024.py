@@ -199,11 +199,20 @@ def quality_score(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any], smal
         # one of the 6 slots (fewer than 6 other measures).
         excluded = len({r["id"] for r in results if r["id"] in EXCLUDED_QUALITY})
         slots = 4 if mvp is not None else 6
+        outcome_slot = True
+        if mvp is not None and small:  # every Part B claims measure of the MVP reported by claims, fewer than 4
+            claims_ids = [i for i in mvp["quality_measure_ids"]
+                          if "claims" in ((ref.measures.get(i) or {}).get("submission_methods") or ())]
+            if 0 < len(claims_ids) < 4 and all(any(r["id"] == i and r["method"] == "claims" for r in all_results)
+                                               for i in claims_ids):
+                slots = len(claims_ids)
+                outcome_slot = any((ref.measures[i]["measure_type"] in OUTCOME_TYPES or ref.measures[i]["high_priority"])
+                                   for i in claims_ids)
         required = slots - min(excluded, max(0, slots - len(best)))
         if required == 0:
             counted = []
         elif pick is None:
-            counted = ranked[: required - 1]
+            counted = ranked[: required - (1 if outcome_slot else 0)]
         else:
             counted = [pick] + [r for r in ranked if r["id"] != pick["id"]][: required - 1]
         points = sum((r["points"] for r in counted), D(0))
