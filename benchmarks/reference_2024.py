@@ -422,7 +422,7 @@ def mvp_of(ref: Reference, sub: dict[str, Any], ctx: dict[str, Any]) -> dict[str
     ent_type = ctx["entity"]["type"]
     if len(named) > 1 or (mid is not None and (mid not in ref.mvps or option == "app"
                                                or ent_type not in MVP_ENTITY_TYPES)) \
-            or (mid is None and (option == "mvp" or ent_type == "subgroup")):
+            or (mid is None and ((option == "mvp" and sub["measurementSets"]) or ent_type == "subgroup")):
         raise Rejected()
     return ref.mvps[mid] if mid is not None else None
 
