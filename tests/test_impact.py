@@ -196,3 +196,32 @@ def test_each_record_before_and_after_as_csv_and_parquet(tmp_path):
     result = runner.invoke(app, ["impact", "2024", "--set", "program.performance_threshold=80", "-p", str(pop),
                                  "--records", str(pop)])
     assert result.exit_code != 0 and json.loads(pop.read_text().splitlines()[0])["id"] == "A"
+
+
+def test_report_values_are_the_reports_own(year_2024):
+    """`report_values` computes only the definitions behind some report paths: each value equals the
+    one in the whole report, for every path kind (a top-level rule, a nested record's field, an
+    `each` field's path, which builds the report)."""
+    import json as _json
+    from decimal import Decimal as _D
+
+    from mips_rules.engine.inputs.context import parse_context
+    from mips_rules.engine.inputs.submission import parse_submission
+    from mips_rules.engine.populations.synth import Synthesizer
+    from mips_rules.engine.scoring.display import at
+    from mips_rules.engine.scoring.score import report_values, score
+
+    paths = ["final_score", "payment_adjustment.percent", "payment_adjustment.direction", "reporting_option",
+             "categories.quality.score"]
+    checked = 0
+    for record in Synthesizer(year_2024, seed=3).records(60):
+        record = _json.loads(_json.dumps(record), parse_float=_D)
+        sub = parse_submission(record["submission"])
+        try:
+            report = score(year_2024, sub, parse_context(record["context"], year=year_2024), detail=False).report
+        except Exception:  # noqa: BLE001 - records the year refuses are refused both ways
+            continue
+        values, _ = report_values(year_2024, sub, parse_context(record["context"], year=year_2024), paths)
+        assert values == {p: at(report, p) for p in paths}
+        checked += 1
+    assert checked > 40

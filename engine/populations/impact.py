@@ -50,7 +50,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
     with its error, never an exception."""
     from mips_rules.dsl.values import to_plain
     from mips_rules.engine.populations.batch import record_inputs
-    from mips_rules.engine.scoring.score import score
+    from mips_rules.engine.scoring.score import report_values
 
     figures = year.report_layout.figures
     record_id = record.get("id") if isinstance(record, dict) else None
@@ -58,14 +58,16 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
         sub, ctx = record_inputs(year, record, f"line {line_no}: ")
-        scored = score(year, sub, ctx, detail=False)
+        # Only the figures a study reads are computed, not each record's whole report.
+        paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
+        paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in ("context", "submission")]
+        values, ev = report_values(year, sub, ctx, paths)
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
-    report, ev = scored.report, scored.evaluation
     inputs = {k: to_plain(v) for k, v in ev.inputs.items()}
-    out = Outcome(record_id, final_score=at(report, figures["final_score"]),
-                  adjustment=at(report, figures["adjustment_percent"]),
-                  direction=at(report, figures["adjustment_direction"]) if "adjustment_direction" in figures else None)
+    out = Outcome(record_id, final_score=values[figures["final_score"]],
+                  adjustment=values[figures["adjustment_percent"]],
+                  direction=values[figures["adjustment_direction"]] if "adjustment_direction" in figures else None)
     try:
         if "budget_negative" in figures:
             out.negative = abs(Decimal(ev.value(figures["budget_negative"])))
@@ -77,7 +79,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
         weight = at(inputs, figures["budget_weight"])
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
     for path in figures.get("groups") or []:
-        out.groups[path] = _group_text(at(inputs if path.split(".")[0] in inputs else report, path))
+        out.groups[path] = _group_text(at(inputs, path) if path.split(".")[0] in inputs else values.get(path))
     return out
 
 

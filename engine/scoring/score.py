@@ -70,9 +70,7 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
     `detail=False` leaves out the fields marked `detail` (population runs need only the scores,
     weights and adjustment, and skip computing the reasons and measure detail)."""
     with ev.session():
-        rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
-        if rejections:
-            raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
+        refuse_rejected(year, ev)
         inputs = {"context": context.to_record(), "submission": submission}
         report = {"performance_year": year.performance_year, "rules_fingerprint": year.fingerprint,
                   **_fields(year, year.report_layout.fields, ev, inputs, detail, None)}
@@ -80,6 +78,55 @@ def build_report(year: Year, ev: Evaluation, context: Context, submission: Submi
         return to_plain_bounded(report, MAX_REPORT_ITEMS)
     except EvalFailure as exc:
         raise EvaluationError(Diagnostic(f"the report cannot be built: {exc}")) from None
+
+
+def refuse_rejected(year: Year, ev: Evaluation) -> None:
+    """The inputs the year cannot score at all (`rejections`): an InputError naming each reason."""
+    rejections = _names(year, "rejections", ev.value("rejections"), "reasons")
+    if rejections:
+        raise InputError([Diagnostic(f"cannot be scored: {r}") for r in rejections])
+
+
+def report_values(year: Year, submission: Submission | None, context: Context | None,
+                  paths: list[str]) -> tuple[dict[str, Any], Evaluation]:
+    """The values at some report paths (`final_score`, `payment_adjustment.percent` …), each the same
+    as in the report, computing only the definitions behind them (population tools need a few
+    figures of each record, not its whole report). A path the layout cannot map to one definition
+    builds the report."""
+    from mips_rules.dsl.values import to_plain
+
+    context = checked_context(year, context, submission)
+    if submission is not None:
+        check_inventory(year, submission)
+    ev = evaluate(year, submission, context)
+    layout = year.report_layout
+    out: dict[str, Any] = {}
+    report: dict[str, Any] | None = None
+    with ev.session():
+        refuse_rejected(year, ev)
+        for path in paths:
+            rule = _rule_at(layout, path)
+            if rule is not None:
+                out[path] = to_plain(ev.value(rule))
+                continue
+            if report is None:
+                report = build_report(year, ev, context, submission, detail=False)
+            value: Any = report
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            out[path] = value
+    return out, ev
+
+
+def _rule_at(layout: Any, path: str) -> str | None:
+    """The definition a report path shows, when it is one value (not under an `each` field)."""
+    fields, found = layout.fields, None
+    for part in path.split("."):
+        found = next((f for f in fields if f.name == part), None)
+        if found is None or found.each is not None:
+            return None
+        fields = found.fields
+    return found.rule if found is not None and not found.fields else None
 
 
 def _fields(year: Year, fields: tuple[ReportField, ...], ev: Evaluation, inputs: dict[str, Any], detail: bool,
