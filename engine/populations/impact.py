@@ -18,6 +18,7 @@ from typing import Any
 
 from mips_rules.dsl.errors import RulesError
 from mips_rules.engine.scoring.display import at
+from mips_rules.engine.years.report_declaration import INPUT_ROOTS
 
 HISTOGRAM_WIDTH = 10  # final-score bins of 10 points
 
@@ -60,7 +61,7 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
         sub, ctx = record_inputs(year, record, f"line {line_no}: ")
         # Only the figures a study reads are computed, not each record's whole report.
         paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
-        paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in ("context", "submission")]
+        paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
         values, ev = report_values(year, sub, ctx, paths)
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))

@@ -94,39 +94,32 @@ def report_values(year: Year, submission: Submission | None, context: Context | 
     figures of each record, not its whole report). A path the layout cannot map to one definition
     builds the report."""
     from mips_rules.dsl.values import to_plain
+    from mips_rules.engine.scoring.display import at
 
-    context = checked_context(year, context, submission)
-    if submission is not None:
-        check_inventory(year, submission)
-    ev = evaluate(year, submission, context)
-    layout = year.report_layout
+    context, ev = _prepared(year, submission, context)
     out: dict[str, Any] = {}
     report: dict[str, Any] | None = None
     with ev.session():
         refuse_rejected(year, ev)
         for path in paths:
-            rule = _rule_at(layout, path)
+            rule = year.report_layout.rule_at(path)
             if rule is not None:
                 out[path] = to_plain(ev.value(rule))
                 continue
             if report is None:
                 report = build_report(year, ev, context, submission, detail=False)
-            value: Any = report
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            out[path] = value
+            out[path] = at(report, path)
     return out, ev
 
 
-def _rule_at(layout: Any, path: str) -> str | None:
-    """The definition a report path shows, when it is one value (not under an `each` field)."""
-    fields, found = layout.fields, None
-    for part in path.split("."):
-        found = next((f for f in fields if f.name == part), None)
-        if found is None or found.each is not None:
-            return None
-        fields = found.fields
-    return found.rule if found is not None and not found.fields else None
+def _prepared(year: Year, submission: Submission | None, context: Context | None,
+              **options: Any) -> tuple[Any, Evaluation]:
+    """The context as the year declares it, the submission's measures checked against the year's
+    inventory, and an evaluation of the rules for both (what every way of scoring starts with)."""
+    context = checked_context(year, context, submission)
+    if submission is not None:
+        check_inventory(year, submission)
+    return context, evaluate(year, submission, context, **options)
 
 
 def _fields(year: Year, fields: tuple[ReportField, ...], ev: Evaluation, inputs: dict[str, Any], detail: bool,
@@ -180,10 +173,7 @@ def check_inventory(year: Year, submission: Submission) -> None:
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
           trace: bool = False, detail: bool = True, fast: bool | None = None, max_steps: int | None = None) -> Scored:
-    context = checked_context(year, context, submission)
-    if submission is not None:
-        check_inventory(year, submission)
-    ev = evaluate(year, submission, context, trace=trace, fast=fast, max_steps=max_steps)
+    context, ev = _prepared(year, submission, context, trace=trace, fast=fast, max_steps=max_steps)
     return Scored(build_report(year, ev, context, submission, detail=detail), ev)
 
 

@@ -112,6 +112,17 @@ class ReportLayout:
             i += 2 if found.each is not None and i + 1 < len(parts) else 1
         return found
 
+    def rule_at(self, path: str) -> str | None:
+        """The definition a report path shows, when it is one value of its own (not a record, not
+        under an `each` field, whose values depend on the key)."""
+        fields, found = self.fields, None
+        for part in path.split("."):
+            found = next((f for f in fields if f.name == part), None)
+            if found is None or found.each is not None:
+                return None
+            fields = found.fields
+        return found.rule if found is not None and not found.fields else None
+
     def each_field(self) -> ReportField | None:
         """The field with one entry per category (`each:`), if the report has one."""
         return next((f for f in self.fields if f.each is not None), None)
