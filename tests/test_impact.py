@@ -225,3 +225,61 @@ def test_report_values_are_the_reports_own(year_2024):
         assert values == {p: at(report, p) for p in paths}
         checked += 1
     assert checked > 40
+
+
+def _table_records(year, tmp_path, n=300):
+    """Rows of a QPP Experience-like table (seeded), some of them odd: what `impact` reads from a table."""
+    import csv
+    import random
+
+    from mips_rules.engine.populations.score_table import records
+
+    header = ["npi", "quality category score", "cost category score", "improvement activities (ia) category score",
+              "promoting interoperability (pi) category score", "small practice status", "rural status",
+              "allowed charges", "medicare patients", "services", "reporting option", "complex patient bonus"]
+    r = random.Random(16)
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i in range(n):
+            writer.writerow([1000000000 + i, round(r.uniform(0, 100), 2), r.choice(["", 0, 37.5, round(r.uniform(0, 100), 4)]),
+                             r.choice([0, 15, 20, 30, 40]), r.choice(["", 0, 60, 88, 100, 101]),
+                             r.random() < .2, r.random() < .15, r.choice(["", 20000, 500000.5, -5]),
+                             r.randint(0, 3000), r.randint(0, 5000),
+                             r.choice(["Traditional MIPS"] * 6 + ["APP", "MIPS Value Pathways"]),
+                             r.choice(["", 0, 1.5, 5, 12])])
+    return records(year, path)
+
+
+def test_plainly_valid_records_take_the_short_way_to_the_same_outcomes(year_2024, tmp_path, monkeypatch):
+    """A table's rows are checked by `ContextSchema.fast_record` and scored without a report: each
+    outcome (scores, adjustment, budget figures, groups, errors) is the one the usual way gives."""
+    from mips_rules.engine.populations import impact
+
+    rows = _table_records(year_2024, tmp_path)
+    rows += [(900, {"id": "bad", "context": {"category_scores": {"quality": "high"}}}),
+             (901, {"id": "unknown", "context": {"no_such_field": True}}),
+             (902, {"id": "empty", "context": {}})]
+    taken = []
+    short_way = impact.plain_values
+    monkeypatch.setattr(impact, "plain_values", lambda *a: taken.append(short_way(*a)) or taken[-1])
+    short = [impact.score_outcome(year_2024, record, n) for n, record in rows]
+    monkeypatch.setattr(impact, "plain_values", lambda *a: None)
+    usual = [impact.score_outcome(year_2024, record, n) for n, record in rows]
+    assert short == usual
+    assert sum(o.error is None for o in usual) > 60 and sum(o.error is not None for o in usual) > 60
+    assert sum(t is not None for t in taken) >= sum(o.error is None for o in usual)  # every scored row went short
+
+
+def test_worker_processes_give_the_same_study(year_2024, tmp_path, monkeypatch):
+    """A large population is scored by forked workers, in order: the same study as in one process."""
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.workbench.reform import reform_year
+
+    rows = _table_records(year_2024, tmp_path, 120)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    alone = impact.compare(year_2024, reform, rows, "t80", workers=1)
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(impact, "CHUNK", 7)
+    assert impact.compare(year_2024, reform, rows, "t80", workers=2) == alone

@@ -452,7 +452,10 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
            output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the study to a file."),
            records_out: Optional[Path] = typer.Option(None, "--records",
                                                       help="Also write each record before and after (.csv or "
-                                                           ".parquet).")) -> None:
+                                                           ".parquet)."),
+           workers: Optional[int] = typer.Option(None, "--workers",
+                                                 help="Processes for a large population (default: all cores).")
+           ) -> None:
     """What a rule change does to a population: movers, groups, and the budget-neutral scaling factor."""
     from mips_rules.dsl.errors import Diagnostic, RulesError
     from mips_rules.engine.cli.outputs import OutputError, check_output
@@ -467,6 +470,8 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
             check_output(output, [population])
         if records_out is not None:
             check_output(records_out, [population, output])
+        if workers is not None and workers < 1:
+            raise OutputError(f"--workers: must be 1 or more, got {workers}", 2)
         if (draft is None) == (not set_):
             raise RulesError(Diagnostic("give the reform as --draft FOLDER or as one or more --set PATH=VALUE"))
         base_year = _load_rules_arg(base, rules)
@@ -483,7 +488,7 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
         else:
             records = read_population(population)
         rows: list[dict] | None = [] if records_out is not None else None
-        study = compare(base_year, reform, records, label, rows)
+        study = compare(base_year, reform, records, label, rows, workers=workers)
         if records_out is not None and rows is not None:
             from mips_rules.engine.populations.impact import write_rows
 

@@ -121,6 +121,7 @@ def record_inputs(year: Any, record: dict[str, Any], where: str = "") -> tuple[A
 def score_record(year: Any, record: Any, line_no: int | None = None) -> dict[str, Any]:
     """One population record ({id, submission, context}) → its population view, or {id, line, error}.
     Never raises for bad input (batch lines and the Python API's populations share it)."""
+    from mips_rules.engine.scoring.plain_inputs import plain_inputs, plain_report
     from mips_rules.engine.scoring.score import score
 
     record_id: Any = None
@@ -128,6 +129,9 @@ def score_record(year: Any, record: Any, line_no: int | None = None) -> dict[str
         if not isinstance(record, dict) or "submission" not in record:
             return {"id": None, "line": line_no, "error": "a record needs `id`, `submission` and `context`"}
         record_id = record.get("id")
+        plain = plain_inputs(year, record)
+        if plain is not None:  # plainly valid: checked and built without the input models
+            return compact(plain_report(year, *plain), record_id, year.report_layout)
         sub, ctx = record_inputs(year, record, f"line {line_no}: " if line_no is not None else "")
         return compact(score(year, sub, ctx, detail=False).report, record_id, year.report_layout)
     except RulesError as exc:

@@ -23,7 +23,7 @@ from mips_rules.engine.years.report_declaration import INPUT_ROOTS
 HISTOGRAM_WIDTH = 10  # final-score bins of 10 points
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """One record scored under one year."""
 
@@ -55,17 +55,21 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
 
     figures = year.report_layout.figures
     record_id = record.get("id") if isinstance(record, dict) else None
+    # Only the figures a study reads are computed, not each record's whole report.
+    paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
+    paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
     try:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
-        sub, ctx = record_inputs(year, record, f"line {line_no}: ")
-        # Only the figures a study reads are computed, not each record's whole report.
-        paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
-        paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
-        values, ev = report_values(year, sub, ctx, paths)
+        fast = plain_values(year, record, paths)
+        if fast is not None:
+            values, ev = fast
+        else:
+            sub, ctx = record_inputs(year, record, f"line {line_no}: ")
+            values, ev = report_values(year, sub, ctx, paths)
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
-    inputs = {k: to_plain(v) for k, v in ev.inputs.items()}
+    inputs = ev.inputs
     out = Outcome(record_id, final_score=values[figures["final_score"]],
                   adjustment=values[figures["adjustment_percent"]],
                   direction=values[figures["adjustment_direction"]] if "adjustment_direction" in figures else None)
@@ -80,8 +84,31 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
         weight = at(inputs, figures["budget_weight"])
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
     for path in figures.get("groups") or []:
-        out.groups[path] = _group_text(at(inputs, path) if path.split(".")[0] in inputs else values.get(path))
+        out.groups[path] = _group_text(to_plain(at(inputs, path)) if path.split(".")[0] in inputs
+                                       else values.get(path))
     return out
+
+
+def plain_values(year: Any, record: dict[str, Any], paths: list[str]) -> tuple[dict[str, Any], Any] | None:
+    """The figures of a plainly valid record, its inputs checked in plain Python
+    (`scoring/plain_inputs.py`) and the figures read from their definitions: the values the usual
+    way gives. None when that way does not apply (inputs to check the usual way, a figure that is
+    not one definition's value): then the usual way says what is wrong."""
+    from mips_rules.dsl.values import to_plain
+    from mips_rules.engine.scoring.plain_inputs import evaluation, plain_inputs
+    from mips_rules.engine.scoring.score import refuse_rejected
+
+    layout = year.report_layout
+    rules = [layout.rule_at(p) for p in paths]
+    if None in rules:
+        return None
+    inputs = plain_inputs(year, record)
+    if inputs is None:
+        return None
+    ev = evaluation(year, *inputs)
+    with ev.session():
+        refuse_rejected(year, ev)
+        return {p: to_plain(ev.value(r)) for p, r in zip(paths, rules)}, ev
 
 
 def read_population(path: Path) -> list[tuple[int, Any]]:
@@ -210,18 +237,61 @@ def _mean(values: list[Decimal]) -> Decimal | None:
     return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01")) if values else None
 
 
+PARALLEL_FROM = 2000  # records: fewer are scored in this process (starting workers costs more)
+CHUNK = 500
+
+_SIDES: dict[str, Any] = {}  # (base, reform) for the worker processes, which fork with them loaded
+
+
+def _pair(base: Any, reform: Any, n: int, record: Any) -> tuple[Outcome, Outcome]:
+    if isinstance(record, dict) and "__error__" in record:
+        return Outcome(None, record["__error__"]), Outcome(None, record["__error__"])
+    return score_outcome(base, record, n), score_outcome(reform, record, n)
+
+
+def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[Outcome, Outcome]]:
+    base, reform = _SIDES["years"]
+    return [_pair(base, reform, n, record) for n, record in chunk]
+
+
+def score_pairs(base: Any, reform: Any, records: list[tuple[int, Any]],
+                workers: int | None = None) -> list[tuple[Outcome, Outcome]]:
+    """Each record scored under both years, in order: in worker processes (one per core, forked
+    with both years loaded) when the population is large and the platform forks, else here."""
+    import os
+
+    n = workers or os.cpu_count() or 1
+    if n == 1 or len(records) < PARALLEL_FROM or not hasattr(os, "fork"):
+        return [_pair(base, reform, line, record) for line, record in records]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from mips_rules.engine.populations.batch import _in_order, _stop
+
+    _SIDES["years"] = (base, reform)
+    chunks = (records[i:i + CHUNK] for i in range(0, len(records), CHUNK))
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+    out: list[tuple[Outcome, Outcome]] = []
+    try:
+        for part in _in_order(pool, _pairs_chunk, chunks, 4 * n):
+            out.extend(part)
+    except BaseException:
+        _stop(pool)
+        raise
+    finally:
+        _SIDES.clear()
+    pool.shutdown()
+    return out
+
+
 def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label: str,
-            rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+            rows: list[dict[str, Any]] | None = None, workers: int | None = None) -> dict[str, Any]:
     """The impact study: both sides, the movers, the groups and the scaling factors. With `rows`,
     each record's own before and after are appended to it (`--records`)."""
-    before, after = [], []
-    for n, record in records:
-        if isinstance(record, dict) and "__error__" in record:
-            before.append(Outcome(None, record["__error__"]))
-            after.append(Outcome(None, record["__error__"]))
-            continue
-        before.append(score_outcome(base, record, n))
-        after.append(score_outcome(reform, record, n))
+    scored = score_pairs(base, reform, records, workers)
+    before = [b for b, _ in scored]
+    after = [a for _, a in scored]
+    del scored
     if rows is not None:
         rows.extend(record_row(n, b, a) for (n, _), b, a in zip(records, before, after))
     pairs = [(b, a) for b, a in zip(before, after) if b.error is None and a.error is None]

@@ -49,6 +49,16 @@ def _names(year: Year, name: str, value: Any, what: str) -> Any:
     return value
 
 
+_EMPTY: list[Any] = []
+
+
+def empty_submission_value() -> Any:
+    """The rules' `submission` input when there is none (one value, shared: rule values are never changed)."""
+    if not _EMPTY:
+        _EMPTY.append(to_value(_empty_submission()))
+    return _EMPTY[0]
+
+
 def _empty_submission() -> dict[str, Any]:
     return {"entityType": None, "taxpayerIdentificationNumber": None, "nationalProviderIdentifier": None,
             "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}

@@ -1,0 +1,100 @@
+"""Population records scored straight from their JSON, without the input models.
+
+`rulesctl batch` and `rulesctl impact` read millions of records. The usual way checks each with
+the pydantic models (`parse_submission`, the year's context schema), turns the models into
+records and the records into rule values — a third of a record's time. Most records are plainly
+valid, and for those `fast_submission_value` and `ContextSchema.fast_record` build the same values
+in plain Python. Anything they do not vouch for — an invalid field, an unusual form, a QRDA
+document, a measure the inventory lacks, a performance year to settle — goes the usual way, which
+says what is wrong: the same reports and the same errors either way (tests/test_plain_inputs.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mips_rules.dsl.values import to_value
+
+
+class _SubmissionFields:
+    """A submission value read by attribute (`from_submission` asks the submission for `entityType`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: dict[str, Any]):
+        self._value = value
+
+    def __getattr__(self, name: str) -> Any:
+        v = self._value.get(name)
+        return int(v) if name == "performanceYear" and v is not None else v
+
+
+class CheckedContext:
+    """A context the year's schema checked in plain Python: its record, as a checked model gives it."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: dict[str, Any]):
+        self._record = record
+
+    def to_record(self) -> dict[str, Any]:
+        return self._record
+
+
+def plain_inputs(year: Any, record: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+    """(the rules' `submission` value, the context's record) of a population record, or None when the
+    usual way must check it. A record without `submission` has the empty one."""
+    from mips_rules.engine.inputs.submission import fast_submission_value
+    from mips_rules.engine.scoring.score import empty_submission_value
+
+    schema = getattr(year, "context_schema", None)
+    context = record.get("context")
+    if schema is None or not hasattr(schema, "fast_record") or not (context is None or isinstance(context, dict)):
+        return None
+    if "submission" not in record:
+        checked = schema.fast_record(context or {})
+        return None if checked is None else (empty_submission_value(), checked)
+    raw = record["submission"]
+    if not isinstance(raw, dict):
+        return None
+    value = fast_submission_value(raw)
+    if value is None or not _year_settled(year, value, context) or not _in_inventory(year, value):
+        return None
+    checked = schema.fast_record(context or {}, submission=_SubmissionFields(value))
+    return None if checked is None else (value, checked)
+
+
+def _year_settled(year: Any, value: dict[str, Any], context: dict[str, Any] | None) -> bool:
+    """The submission names the year scored and the context does not say otherwise (the usual way
+    settles everything else: a year from the context, a contradiction)."""
+    named = value.get("performanceYear")
+    if named is None or int(named) != year.performance_year:
+        return False
+    given = (context or {}).get("performance_year")
+    return given is None or (type(given) is int and given == year.performance_year)
+
+
+def _in_inventory(year: Any, value: dict[str, Any]) -> bool:
+    """Every measure is in the year's inventory where it is complete (`score.check_inventory`)."""
+    inventories = year.data.items.get("measures", {})
+    for ms in value.get("measurementSets") or ():
+        item = inventories.get(ms.get("category"))
+        if item is None or not item.complete or item.kind != "table":
+            continue
+        for m in ms.get("measurements") or ():
+            if item.value.get(m.get("measureId")) is None:
+                return False
+    return True
+
+
+def evaluation(year: Any, submission: Any, context_record: dict[str, Any]) -> Any:
+    """An evaluation of the year's rules for plain inputs (what `score.evaluate` makes from models)."""
+    return year.rules.evaluate({"submission": submission, "context": to_value(context_record)})
+
+
+def plain_report(year: Any, submission: Any, context_record: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """The report of plain inputs (the same as `score.score` gives for their models)."""
+    from mips_rules.engine.scoring.score import build_report
+
+    ev = evaluation(year, submission, context_record)
+    return build_report(year, ev, CheckedContext(context_record), submission, detail=detail)
