@@ -283,3 +283,23 @@ def test_worker_processes_give_the_same_study(year_2024, tmp_path, monkeypatch):
     monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
     monkeypatch.setattr(impact, "CHUNK", 7)
     assert impact.compare(year_2024, reform, rows, "t80", workers=2) == alone
+
+
+def test_a_study_is_the_same_the_usual_way(year_2024, tmp_path, monkeypatch):
+    """Plain inputs made once for both sides (the reform checks contexts alike) give the study the
+    input models give, for full submissions and table rows alike."""
+    import json as _json
+
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.synth import Synthesizer
+    from mips_rules.engine.workbench.reform import reform_year
+
+    records = [(n, _json.loads(_json.dumps(r), parse_float=D))
+               for n, r in enumerate(Synthesizer(year_2024, 5).records(80), 1)]
+    records += _table_records(year_2024, tmp_path, 80)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    assert impact._checks_alike(year_2024, reform)
+    short = impact.compare(year_2024, reform, records, "t80", workers=1)
+    monkeypatch.setattr(impact, "plain_values", lambda *a: None)
+    monkeypatch.setattr(impact, "_checks_alike", lambda *a: False)
+    assert impact.compare(year_2024, reform, records, "t80", workers=1) == short

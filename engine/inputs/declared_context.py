@@ -180,6 +180,11 @@ class ContextSchema:
             raise _spec_error(path, f"`keys_from: {ref}` must name a list of names in the year's data")
         return list(value)
 
+    def checks_alike(self, other: "ContextSchema") -> bool:
+        """Whether two years check a context alike (a reform that left context.yaml as it was): the
+        same declaration, and the same names where it takes them from the year's data (`keys_from`)."""
+        return self is other or (self.declaration == other.declaration and self.shape() == other.shape())
+
     def shape(self) -> dict[str, Any]:
         """`shape_of_model(self.model)` (the records the rules may read into) from the declaration alone:
         the rule checker needs the shape when a year loads, the model is needed only to validate."""

@@ -39,8 +39,15 @@ def shape_of_model(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def input_shapes() -> dict[str, Any]:
-    from mips_rules.engine.inputs.context import Context
+def submission_shape() -> dict[str, Any]:
     from mips_rules.engine.inputs.submission import Submission
 
-    return {"submission": shape_of_model(Submission), "context": shape_of_model(Context)}
+    return shape_of_model(Submission)
+
+
+@functools.lru_cache(maxsize=1)
+def input_shapes() -> dict[str, Any]:
+    """Both inputs' shapes with the built-in context (a year that declares its own uses its shape)."""
+    from mips_rules.engine.inputs.builtin_context import Context
+
+    return {"submission": submission_shape(), "context": shape_of_model(Context)}

@@ -46,27 +46,45 @@ def _group_text(value: Any) -> str:
     return str(value)
 
 
-def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
+@dataclass(frozen=True)
+class StudyPlan:
+    """What a study reads of each record under one year: the report paths of its figures and the
+    definition behind each (None where a path is not one definition's value)."""
+
+    figures: Any
+    paths: tuple[str, ...]
+    rules: tuple[str | None, ...]
+
+    @classmethod
+    def of(cls, year: Any) -> "StudyPlan":
+        layout = year.report_layout
+        figures = layout.figures
+        # Only the figures a study reads are computed, not each record's whole report.
+        paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
+        paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
+        return cls(figures, tuple(paths), tuple(layout.rule_at(p) for p in paths))
+
+
+def score_outcome(year: Any, record: Any, line_no: int, plan: StudyPlan | None = None,
+                  inputs: tuple[Any, dict[str, Any]] | None = None) -> Outcome:
     """A population record scored by `year`, with the figures impact needs; bad input is an outcome
     with its error, never an exception."""
     from mips_rules.dsl.values import to_plain
     from mips_rules.engine.populations.batch import record_inputs
     from mips_rules.engine.scoring.score import report_values
 
-    figures = year.report_layout.figures
+    plan = plan or StudyPlan.of(year)
+    figures = plan.figures
     record_id = record.get("id") if isinstance(record, dict) else None
-    # Only the figures a study reads are computed, not each record's whole report.
-    paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
-    paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
     try:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
-        fast = plain_values(year, record, paths)
+        fast = plain_values(year, record, plan, inputs)
         if fast is not None:
             values, ev = fast
         else:
             sub, ctx = record_inputs(year, record, f"line {line_no}: ")
-            values, ev = report_values(year, sub, ctx, paths)
+            values, ev = report_values(year, sub, ctx, list(plan.paths))
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
     inputs = ev.inputs
@@ -74,10 +92,11 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
                   adjustment=values[figures["adjustment_percent"]],
                   direction=values[figures["adjustment_direction"]] if "adjustment_direction" in figures else None)
     try:
-        if "budget_negative" in figures:
-            out.negative = abs(Decimal(ev.value(figures["budget_negative"])))
-        if "budget_positive" in figures:
-            out.positive = Decimal(ev.value(figures["budget_positive"]))
+        with ev.session():
+            if "budget_negative" in figures:
+                out.negative = abs(Decimal(ev.value(figures["budget_negative"])))
+            if "budget_positive" in figures:
+                out.positive = Decimal(ev.value(figures["budget_positive"]))
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
     if "budget_weight" in figures:
@@ -89,7 +108,8 @@ def score_outcome(year: Any, record: Any, line_no: int) -> Outcome:
     return out
 
 
-def plain_values(year: Any, record: dict[str, Any], paths: list[str]) -> tuple[dict[str, Any], Any] | None:
+def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
+                 inputs: tuple[Any, dict[str, Any]] | None = None) -> tuple[dict[str, Any], Any] | None:
     """The figures of a plainly valid record, its inputs checked in plain Python
     (`scoring/plain_inputs.py`) and the figures read from their definitions: the values the usual
     way gives. None when that way does not apply (inputs to check the usual way, a figure that is
@@ -98,17 +118,16 @@ def plain_values(year: Any, record: dict[str, Any], paths: list[str]) -> tuple[d
     from mips_rules.engine.scoring.plain_inputs import evaluation, plain_inputs
     from mips_rules.engine.scoring.score import refuse_rejected
 
-    layout = year.report_layout
-    rules = [layout.rule_at(p) for p in paths]
-    if None in rules:
+    if None in plan.rules:
         return None
-    inputs = plain_inputs(year, record)
     if inputs is None:
-        return None
+        inputs = plain_inputs(year, record)
+        if inputs is None:
+            return None
     ev = evaluation(year, *inputs)
     with ev.session():
         refuse_rejected(year, ev)
-        return {p: to_plain(ev.value(r)) for p, r in zip(paths, rules)}, ev
+        return {p: to_plain(ev.value(r)) for p, r in zip(plan.paths, plan.rules)}, ev
 
 
 def read_population(path: Path) -> list[tuple[int, Any]]:
@@ -240,18 +259,32 @@ def _mean(values: list[Decimal]) -> Decimal | None:
 PARALLEL_FROM = 2000  # records: fewer are scored in this process (starting workers costs more)
 CHUNK = 500
 
-_SIDES: dict[str, Any] = {}  # (base, reform) for the worker processes, which fork with them loaded
+_SIDES: dict[str, Any] = {}  # both years and their plans for the worker processes, which fork with them loaded
 
 
-def _pair(base: Any, reform: Any, n: int, record: Any) -> tuple[Outcome, Outcome]:
+def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: Any) -> tuple[Outcome, Outcome]:
+    """A record under both years; its plain inputs made once when both years check them alike."""
+    from mips_rules.engine.scoring.plain_inputs import plain_inputs, reusable
+
     if isinstance(record, dict) and "__error__" in record:
         return Outcome(None, record["__error__"]), Outcome(None, record["__error__"])
-    return score_outcome(base, record, n), score_outcome(reform, record, n)
+    base, base_plan, reform, reform_plan, alike = sides
+    if alike and isinstance(record, dict) and None not in base_plan.rules and None not in reform_plan.rules:
+        inputs = plain_inputs(base, record)
+        if inputs is not None and reusable(reform, inputs, record):
+            return (score_outcome(base, record, n, base_plan, inputs),
+                    score_outcome(reform, record, n, reform_plan, inputs))
+    return score_outcome(base, record, n, base_plan), score_outcome(reform, record, n, reform_plan)
+
+
+def _checks_alike(base: Any, reform: Any) -> bool:
+    a, b = getattr(base, "context_schema", None), getattr(reform, "context_schema", None)
+    return a is not None and b is not None and hasattr(a, "checks_alike") and a.checks_alike(b)
 
 
 def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[Outcome, Outcome]]:
-    base, reform = _SIDES["years"]
-    return [_pair(base, reform, n, record) for n, record in chunk]
+    sides = _SIDES["sides"]
+    return [_pair(sides, n, record) for n, record in chunk]
 
 
 def score_pairs(base: Any, reform: Any, records: list[tuple[int, Any]],
@@ -261,14 +294,15 @@ def score_pairs(base: Any, reform: Any, records: list[tuple[int, Any]],
     import os
 
     n = workers or os.cpu_count() or 1
+    sides = (base, StudyPlan.of(base), reform, StudyPlan.of(reform), _checks_alike(base, reform))
     if n == 1 or len(records) < PARALLEL_FROM or not hasattr(os, "fork"):
-        return [_pair(base, reform, line, record) for line, record in records]
+        return [_pair(sides, line, record) for line, record in records]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from mips_rules.engine.populations.batch import _in_order, _stop
 
-    _SIDES["years"] = (base, reform)
+    _SIDES["sides"] = sides
     chunks = (records[i:i + CHUNK] for i in range(0, len(records), CHUNK))
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
     out: list[tuple[Outcome, Outcome]] = []

@@ -8,8 +8,7 @@ from typing import Any
 
 from mips_rules.dsl.errors import Diagnostic, InputError
 from mips_rules.dsl.values import to_value
-from mips_rules.engine.inputs.context import Context
-from mips_rules.engine.scoring.score import evaluate
+from mips_rules.engine.scoring.score import default_context, evaluate
 from mips_rules.engine.years.loader import Year
 
 
@@ -35,5 +34,5 @@ def attribute(year: Year, reports: list[dict[str, Any]]) -> tuple[int, str]:
         raise InputError(Diagnostic(f"the reports are for {', '.join(map(str, sorted(years)))}; "
                                     f"they must all be for {year.performance_year}"))
     indexed = [to_value({**r, "index": i}) for i, r in enumerate(reports)]
-    choice = evaluate(year, None, Context()).call("attribute", (tuple(indexed),))
+    choice = evaluate(year, None, default_context()).call("attribute", (tuple(indexed),))
     return int(choice["index"]), choice["reason"]

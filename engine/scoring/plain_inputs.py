@@ -30,15 +30,39 @@ class _SubmissionFields:
 
 
 class CheckedContext:
-    """A context the year's schema checked in plain Python: its record, as a checked model gives it."""
+    """A context the year's schema checked in plain Python: its record, as a checked model gives it
+    (`_schema` and `_raw` as a checked model keeps them: what checked it, and the data as given)."""
 
-    __slots__ = ("_record",)
+    __slots__ = ("_record", "_schema", "_raw")
 
-    def __init__(self, record: dict[str, Any]):
+    def __init__(self, record: dict[str, Any], schema: Any = None, raw: Any = None):
         self._record = record
+        self._schema = schema
+        self._raw = raw
 
     def to_record(self) -> dict[str, Any]:
         return self._record
+
+    def for_submission(self, submission: Any) -> "CheckedContext":
+        return self  # checked with its submission already
+
+
+def plain_context(year: Any, context: Any, submission: Any) -> CheckedContext | None:
+    """A context as read (`ContextInput`, or none) checked by the year's schema in plain Python with
+    its submission's model; None when the usual check must run (it reports what is wrong)."""
+    from mips_rules.engine.inputs.context import ContextInput
+
+    schema = getattr(year, "context_schema", None)
+    if schema is None or not hasattr(schema, "fast_record"):
+        return None
+    if isinstance(context, ContextInput):
+        data, raw = context.data, (context.data, context.source, context.where)
+    elif context is None:
+        data, raw = {}, None
+    else:
+        return None
+    record = schema.fast_record(data, submission)
+    return None if record is None else CheckedContext(record, schema, raw)
 
 
 def plain_inputs(year: Any, record: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
@@ -62,6 +86,14 @@ def plain_inputs(year: Any, record: dict[str, Any]) -> tuple[Any, dict[str, Any]
         return None
     checked = schema.fast_record(context or {}, submission=_SubmissionFields(value))
     return None if checked is None else (value, checked)
+
+
+def reusable(year: Any, inputs: tuple[Any, dict[str, Any]], record: dict[str, Any]) -> bool:
+    """Whether another year whose context checks alike (`ContextSchema.checks_alike`) takes these
+    plain inputs as they are: the same performance year, every measure in its inventory."""
+    if "submission" not in record:
+        return True
+    return _year_settled(year, inputs[0], record.get("context")) and _in_inventory(year, inputs[0])
 
 
 def _year_settled(year: Any, value: dict[str, Any], context: dict[str, Any] | None) -> bool:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mips_rules.dsl.compiler import Evaluation
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, InputError
 from mips_rules.dsl.limits import MAX_REPORT_ITEMS
 from mips_rules.dsl.values import EvalFailure, to_plain_bounded, to_value, type_name
-from mips_rules.engine.inputs.context import Context, checked_context
+from mips_rules.engine.inputs.context import checked_context
 from mips_rules.engine.inputs.submission import Submission
 from mips_rules.engine.years.loader import Year
 from mips_rules.engine.years.report_declaration import ReportField
+
+if TYPE_CHECKING:
+    from mips_rules.engine.inputs.builtin_context import Context
 
 
 @dataclass
@@ -64,12 +67,19 @@ def _empty_submission() -> dict[str, Any]:
             "entityId": None, "programName": None, "performanceYear": None, "measurementSets": []}
 
 
+def default_context() -> Any:
+    """The built-in context's defaults (its model is built on first use)."""
+    from mips_rules.engine.inputs.builtin_context import Context
+
+    return Context()
+
+
 def _declared(year: Year, context: Any, submission: Submission | None) -> Any:
     """The context as the year declares it (a context checked by another schema is checked again)."""
     schema = getattr(year, "context_schema", None)
     if schema is not None and getattr(context, "_schema", None) is not schema:
         return checked_context(year, context, submission)
-    return context if context is not None else Context()
+    return context if context is not None else default_context()
 
 
 def build_report(year: Year, ev: Evaluation, context: Context, submission: Submission | None = None, *,
@@ -126,7 +136,9 @@ def _prepared(year: Year, submission: Submission | None, context: Context | None
               **options: Any) -> tuple[Any, Evaluation]:
     """The context as the year declares it, the submission's measures checked against the year's
     inventory, and an evaluation of the rules for both (what every way of scoring starts with)."""
-    context = checked_context(year, context, submission)
+    from mips_rules.engine.scoring.plain_inputs import plain_context
+
+    context = plain_context(year, context, submission) or checked_context(year, context, submission)
     if submission is not None:
         check_inventory(year, submission)
     return context, evaluate(year, submission, context, **options)
@@ -194,7 +206,7 @@ def year_categories(year: Year) -> tuple[str, ...]:
     each = year.report_layout.each_field()
     if each is None:
         return ()
-    return tuple(str(c) for c in to_plain(evaluate(year, None, Context()).value(each.each)))
+    return tuple(str(c) for c in to_plain(evaluate(year, None, default_context()).value(each.each)))
 
 
 def scores_context(year: Year, value: Any) -> Any:

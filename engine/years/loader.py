@@ -18,7 +18,7 @@ from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.years import population_table
 from mips_rules.engine.years.report_declaration import check_layout, read_layout
 from mips_rules.engine.inputs.declared_context import load_schema
-from mips_rules.engine.inputs.shapes import input_shapes
+from mips_rules.engine.inputs.shapes import input_shapes, submission_shape
 from mips_rules.engine.inputs.safe_yaml import load_yaml
 from mips_rules.engine.years import cache as yearcache
 from mips_rules.engine.years.layers import chain
@@ -245,7 +245,7 @@ def _shapes(schema: Any) -> Mapping[str, Shape]:
     """The inputs' shapes for the checker: the year's declared context, else the built-in one."""
     if schema is None:
         return input_shapes()
-    return {**input_shapes(), "context": schema.shape()}  # the model itself is built when first needed
+    return {"submission": submission_shape(), "context": schema.shape()}  # no model is built for this
 
 
 def _declaration(path: Path) -> Any:
