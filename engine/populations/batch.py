@@ -150,7 +150,7 @@ def score_chunk(chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
 
 def format_result(result: dict[str, Any], fmt: str) -> str:
     """One output line (JSON, or a CSV row), made in the worker so the parent only writes text."""
-    from mips_rules.engine.scoring.render import format_number, to_json
+    from mips_rules.engine.scoring.render import format_number, to_json_line
 
     if fmt == "csv":
         out = io.StringIO()
@@ -158,7 +158,7 @@ def format_result(result: dict[str, Any], fmt: str) -> str:
             {k: (format_number(v) if isinstance(v, Decimal) else v)
              for k, v in csv_row(result, _WORKER["year"].report_layout).items()})
         return out.getvalue()
-    return to_json(result, indent=None)
+    return to_json_line(result)
 
 
 def score_chunk_text(fmt: str, chunk: list[tuple[int, str]]) -> list[tuple[str, bool]]:

@@ -4,6 +4,7 @@ out as the year's `report.yaml` declares."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -36,6 +37,44 @@ def _write(value: Any, out: StringIO, indent: int | None, level: int) -> None:
         out.write(repr(value))
     else:
         out.write(json.dumps(str(value)))
+
+
+_DECIMAL_MARK = re.compile(r'"\\u0000D([-0-9.]+)"')
+
+
+def to_json_line(value: Any) -> str:
+    """`to_json(value, indent=None)`, made by the json module's C encoder (a batch writes a line per
+    record): each Decimal goes through `format_number` as a marked string, unmarked afterwards. A
+    value the writer above would write otherwise — a key that is not text, a float that is not
+    finite, a text holding a NUL character (it would look like a mark) — is written by it."""
+    if not _text_keys(value, 0):
+        return to_json(value, indent=None)
+    count = [0]
+
+    def number(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            count[0] += 1
+            return "\x00D" + format_number(v)
+        return str(v)
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=number, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return to_json(value, indent=None)
+    if text.count("\\u0000") != count[0]:
+        return to_json(value, indent=None)
+    return _DECIMAL_MARK.sub(r"\1", text) + "\n"
+
+
+def _text_keys(value: Any, depth: int) -> bool:
+    """Every record key in the value is text (json and the writer above name other keys differently)."""
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        return all(type(k) is str for k in value) and all(_text_keys(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_text_keys(v, depth + 1) for v in value)
+    return True
 
 
 def _write_items(items: list[tuple[str, Any]], open_: str, close: str, out: StringIO, indent: int | None,
