@@ -180,7 +180,7 @@ def test_table_contexts(year: Any, tmp_path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=["npi", *layout["columns"]])
         writer.writeheader()
         writer.writerows(rows)
-    records = score_table.records(year, path)
+    records = list(score_table.records(year, path))
     assert len(records) == len(rows)
     valid = 0
     for _, record in records:

@@ -249,7 +249,7 @@ def _table_records(year, tmp_path, n=300):
                              r.randint(0, 3000), r.randint(0, 5000),
                              r.choice(["Traditional MIPS"] * 6 + ["APP", "MIPS Value Pathways"]),
                              r.choice(["", 0, 1.5, 5, 12])])
-    return records(year, path)
+    return list(records(year, path))
 
 
 def test_plainly_valid_records_take_the_short_way_to_the_same_outcomes(year_2024, tmp_path, monkeypatch):
@@ -303,3 +303,24 @@ def test_a_study_is_the_same_the_usual_way(year_2024, tmp_path, monkeypatch):
     monkeypatch.setattr(impact, "plain_values", lambda *a: None)
     monkeypatch.setattr(impact, "_checks_alike", lambda *a: False)
     assert impact.compare(year_2024, reform, records, "t80", workers=1) == short
+
+
+def test_the_study_is_tallied_as_records_stream_by(year_2024, tmp_path):
+    """Records are read as the study goes (a generator is enough) and each figure is the one the
+    whole list gives; the errors listed are the first 20 distinct ones in sorted order."""
+    import random
+
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.workbench.reform import reform_year
+
+    rows = _table_records(year_2024, tmp_path, 60)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    listed = impact.compare(year_2024, reform, rows, "t80", workers=1)
+    assert impact.compare(year_2024, reform, iter(rows), "t80", workers=1) == listed
+    r = random.Random(4)
+    for _ in range(200):
+        errors = [r.choice("abcdefghijklmnopqrstuvwxyz") * r.randint(1, 3) for _ in range(r.randint(0, 60))]
+        kept: list[str] = []
+        for e in errors:
+            impact._keep_error(kept, e)
+        assert kept == sorted(set(errors))[:20]

@@ -487,12 +487,15 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
             records = table_records(base_year, population)  # the base year's table layout
         else:
             records = read_population(population)
-        rows: list[dict] | None = [] if records_out is not None else None
-        study = compare(base_year, reform, records, label, rows, workers=workers)
-        if records_out is not None and rows is not None:
-            from mips_rules.engine.populations.impact import write_rows
+        if records_out is not None:
+            from mips_rules.engine.populations.impact import RowWriter
 
-            write_rows(rows, records_out, [population])
+            groups = list(dict.fromkeys([*(base_year.report_layout.figures.get("groups") or []),
+                                         *(reform.report_layout.figures.get("groups") or [])]))
+            with RowWriter(records_out, [population], groups) as rows:
+                study = compare(base_year, reform, records, label, rows, workers=workers)
+        else:
+            study = compare(base_year, reform, records, label, workers=workers)
     except (RulesError, OutputError) as exc:
         _fail(exc)
         return

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
 from mips_rules.engine.scoring.display import at
@@ -130,27 +130,57 @@ def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
         return {p: to_plain(ev.value(r)) for p, r in zip(plan.paths, plan.rules)}, ev
 
 
-def read_population(path: Path) -> list[tuple[int, Any]]:
-    """(line number, record) of a JSONL population (as `rulesctl batch` reads it); a line that is not
-    JSON is kept as its error."""
+def read_population(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, record) of a JSONL population (as `rulesctl batch` reads it), read as the study
+    goes (a population of any size); a line that is not JSON is kept as its error. The file is
+    opened now: a file that cannot be read is an error before anything is scored."""
     from mips_rules.engine.cli.outputs import OutputError
 
-    records = []
     try:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append((n, json.loads(line, parse_float=Decimal)))
-                except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-                    records.append((n, {"__error__": f"line {n}: not JSON ({exc})"}))
+        fh = open(path, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return records
+
+    def lines() -> Iterator[tuple[int, Any]]:
+        with fh:
+            try:
+                for n, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield n, json.loads(line, parse_float=Decimal)
+                    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+                        yield n, {"__error__": f"line {n}: not JSON ({exc})"}
+            except (OSError, UnicodeDecodeError) as exc:
+                raise OutputError(f"cannot read {path}: {exc}") from None
+    return lines()
 
 
-def scaling_factor(year: Any, outcomes: list[Outcome]) -> dict[str, Any]:
+@dataclass
+class Budget:
+    """One side's running totals for the scaling factor: adjustments weighted by each record's
+    budget weight (allowed charges), and unweighted (used when no record has a weight)."""
+
+    scored: int = 0
+    weighted: int = 0
+    negative_weighted: Decimal = Decimal(0)
+    positive_weighted: Decimal = Decimal(0)
+    negative: Decimal = Decimal(0)
+    positive: Decimal = Decimal(0)
+
+    def add(self, o: Outcome) -> None:
+        if o.error is not None:
+            return
+        self.scored += 1
+        self.negative += o.negative * Decimal(1)
+        self.positive += o.positive * Decimal(1)
+        if o.weight is not None:
+            self.weighted += 1
+            self.negative_weighted += o.negative * o.weight
+            self.positive_weighted += o.positive * o.weight
+
+
+def scaling_factor(year: Any, budget: Budget) -> dict[str, Any]:
     """The budget-neutral scaling factor over a population: Σ weight × negative adjustment divided by
     Σ weight × positive adjustment before scaling, capped; and the maximum positive adjustment it gives."""
     figures = year.report_layout.figures
@@ -160,15 +190,12 @@ def scaling_factor(year: Any, outcomes: list[Outcome]) -> dict[str, Any]:
     ns, _, name = cap_path.partition(".")
     cap_item = year.data.items.get(ns, {}).get(name)
     cap = cap_item.value if cap_item is not None else None
-    scored = [o for o in outcomes if o.error is None]
-    weighted = [o for o in scored if o.weight is not None]
-    unweighted = not weighted
-    pool = scored if unweighted else weighted
-    negative = sum((o.negative * (Decimal(1) if unweighted else o.weight) for o in pool), Decimal(0))
-    positive = sum((o.positive * (Decimal(1) if unweighted else o.weight) for o in pool), Decimal(0))
-    result: dict[str, Any] = {"available": True, "records": len(pool),
+    unweighted = not budget.weighted
+    negative = budget.negative if unweighted else budget.negative_weighted
+    positive = budget.positive if unweighted else budget.positive_weighted
+    result: dict[str, Any] = {"available": True, "records": budget.scored if unweighted else budget.weighted,
                               "weighted_by": None if unweighted else figures.get("budget_weight"),
-                              "without_weight": 0 if unweighted else len(scored) - len(weighted),
+                              "without_weight": 0 if unweighted else budget.scored - budget.weighted,
                               "negative_total": negative, "positive_total_unscaled": positive, "cap": cap}
     if positive == 0:
         result.update(raw=None, factor=None, cap_binds=False, max_positive_adjustment=None,
@@ -201,49 +228,107 @@ def record_row(line: int, b: Outcome, a: Outcome) -> dict[str, Any]:
             "weight": b.weight if b.weight is not None else a.weight, **(a.groups or b.groups)}
 
 
-def write_rows(rows: list[dict[str, Any]], path: Path, inputs: list[Path]) -> None:
-    """The records table, whole or not at all: Parquet for a .parquet name, else CSV."""
-    import csv
+ROW_COLUMNS = ("id", "line", "error", "final_score_before", "final_score_after", "adjustment_before",
+               "adjustment_after", "direction_before", "direction_after", "weight")
 
-    from mips_rules.engine.cli.outputs import OutputError, atomic_file
-    from mips_rules.engine.scoring.display import format_number
 
-    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["id", "line", "error"]
-    if path.suffix.lower() == ".parquet":
+class RowWriter:
+    """`--records`: each record before and after, written as the study goes (a population of any
+    size) and committed whole or not at all — a CSV, or for a .parquet name a Parquet table made
+    from those rows when the study is complete. The columns: ROW_COLUMNS, then the year's groups."""
+
+    def __init__(self, path: Path, inputs: list[Path], groups: list[str]):
+        self.path, self.inputs = path, inputs
+        self.columns = [*ROW_COLUMNS, *groups]
+        self.parquet = path.suffix.lower() == ".parquet"
+        if self.parquet:
+            from mips_rules.engine.cli.outputs import OutputError
+
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise OutputError("--records *.parquet needs pyarrow: pip install 'mips-rules[frames]'") from None
+
+    def __enter__(self) -> "RowWriter":
+        import csv
+        import tempfile
+
+        from mips_rules.engine.cli.outputs import atomic_file
+
+        if self.parquet:
+            self._tmp = tempfile.TemporaryDirectory()
+            self._target = atomic_file(self.path, inputs=self.inputs, binary=True)
+            self._csv_path = Path(self._tmp.name) / "rows.csv"
+            self._file = open(self._csv_path, "w", encoding="utf-8", newline="")
+        else:
+            self._target = atomic_file(self.path, inputs=self.inputs, newline="")
+            self._file = self._target.__enter__()
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+        self._writer.writeheader()
+        return self
+
+    def write(self, line: int, b: Outcome, a: Outcome) -> None:
+        from mips_rules.engine.scoring.display import format_number
+
+        self._writer.writerow({k: format_number(v) if isinstance(v, Decimal) else v
+                               for k, v in record_row(line, b, a).items()})
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if not self.parquet:
+            self._target.__exit__(kind, exc, tb)
+            return
+        self._file.close()
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise OutputError("--records *.parquet needs pyarrow: pip install 'mips-rules[frames]'") from None
+            if kind is None:
+                import pyarrow as pa
+                from pyarrow import csv as pacsv
+                from pyarrow import parquet as pq
 
-        def cell(v: Any) -> Any:
-            return float(v) if isinstance(v, Decimal) else v
-        table = pa.table({c: [cell(r.get(c)) for r in rows] for c in columns})
-        with atomic_file(path, inputs=inputs, binary=True) as out:
-            pq.write_table(table, out)
-        return
-    with atomic_file(path, inputs=inputs, newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: format_number(v) if isinstance(v, Decimal) else v for k, v in r.items()})
+                numbers = {"line"} | {c for c in ROW_COLUMNS if c.startswith(("final_score", "adjustment", "weight"))}
+                types = {c: pa.string() for c in self.columns if c not in numbers}
+                types["line"] = pa.int64()
+                table = pacsv.read_csv(self._csv_path, convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=True))
+                with self._target as out:
+                    pq.write_table(table, out)
+        finally:
+            self._tmp.cleanup()
 
 
-def _side(outcomes: list[Outcome]) -> dict[str, Any]:
-    scored = [o for o in outcomes if o.error is None and o.final_score is not None]
-    finals = [Decimal(o.final_score) for o in scored]
-    adjustments = [Decimal(o.adjustment) for o in scored if o.adjustment is not None]
-    directions: dict[str, int] = {}
-    for o in scored:
-        directions[str(o.direction)] = directions.get(str(o.direction), 0) + 1
-    bins = {f"{b}-{b + HISTOGRAM_WIDTH}": 0 for b in range(0, 100, HISTOGRAM_WIDTH)}
-    for f in finals:
+class _Side:
+    """One side's running figures: the final scores (for the median), means, directions, bins."""
+
+    def __init__(self) -> None:
+        self.finals: list[Decimal] = []
+        self.total = Decimal(0)
+        self.adjustments = 0
+        self.adjustment_total = Decimal(0)
+        self.directions: dict[str, int] = {}
+        self.bins = {f"{b}-{b + HISTOGRAM_WIDTH}": 0 for b in range(0, 100, HISTOGRAM_WIDTH)}
+        self.budget = Budget()
+
+    def add(self, o: Outcome) -> None:
+        self.budget.add(o)
+        if o.error is not None or o.final_score is None:
+            return
+        f = Decimal(o.final_score)
+        self.finals.append(f)
+        self.total += f
+        if o.adjustment is not None:
+            self.adjustments += 1
+            self.adjustment_total += Decimal(o.adjustment)
+        self.directions[str(o.direction)] = self.directions.get(str(o.direction), 0) + 1
         b = min(int(f // HISTOGRAM_WIDTH) * HISTOGRAM_WIDTH, 100 - HISTOGRAM_WIDTH)
-        bins[f"{b}-{b + HISTOGRAM_WIDTH}"] += 1
-    return {"scored": len(scored),
-            "mean_final_score": _mean(finals), "median_final_score": statistics.median(finals) if finals else None,
-            "mean_adjustment": _mean(adjustments), "directions": dict(sorted(directions.items())),
-            "final_scores": bins}
+        self.bins[f"{b}-{b + HISTOGRAM_WIDTH}"] += 1
+
+    def figures(self) -> dict[str, Any]:
+        n = len(self.finals)
+        return {"scored": n,
+                "mean_final_score": _mean_of(self.total, n),
+                "median_final_score": statistics.median(self.finals) if self.finals else None,
+                "mean_adjustment": _mean_of(self.adjustment_total, self.adjustments),
+                "directions": dict(sorted(self.directions.items())),
+                "final_scores": self.bins}
 
 
 def _sign(o: Outcome) -> int:
@@ -252,8 +337,9 @@ def _sign(o: Outcome) -> int:
     return (a > 0) - (a < 0)
 
 
-def _mean(values: list[Decimal]) -> Decimal | None:
-    return (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01")) if values else None
+def _mean_of(total: Decimal, n: int) -> Decimal | None:
+    """A mean to the hundredth (the total summed in record order, as `sum` would)."""
+    return (total / n).quantize(Decimal("0.01")) if n else None
 
 
 PARALLEL_FROM = 2000  # records: fewer are scored in this process (starting workers costs more)
@@ -287,90 +373,129 @@ def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[Outcome, Outcome]]:
     return [_pair(sides, n, record) for n, record in chunk]
 
 
-def score_pairs(base: Any, reform: Any, records: list[tuple[int, Any]],
-                workers: int | None = None) -> list[tuple[Outcome, Outcome]]:
-    """Each record scored under both years, in order: in worker processes (one per core, forked
-    with both years loaded) when the population is large and the platform forks, else here."""
+def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
+                workers: int | None = None) -> Iterator[tuple[int, Outcome, Outcome]]:
+    """(line, before, after) for each record, in order, as the records are read: in worker processes
+    (one per core, forked with both years loaded) once the population is large and the platform
+    forks, else here. At most a few chunks are in flight: memory does not grow with the population."""
+    import itertools
     import os
 
     n = workers or os.cpu_count() or 1
     sides = (base, StudyPlan.of(base), reform, StudyPlan.of(reform), _checks_alike(base, reform))
-    if n == 1 or len(records) < PARALLEL_FROM or not hasattr(os, "fork"):
-        return [_pair(sides, line, record) for line, record in records]
+    records = iter(records)
+    first = list(itertools.islice(records, PARALLEL_FROM))
+    if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
+        for line, record in itertools.chain(first, records):
+            yield (line, *_pair(sides, line, record))
+        return
     import multiprocessing
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    from mips_rules.engine.populations.batch import _in_order, _stop
+    from mips_rules.engine.populations.batch import _stop
 
+    everything = itertools.chain(first, records)
+    chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
     _SIDES["sides"] = sides
-    chunks = (records[i:i + CHUNK] for i in range(0, len(records), CHUNK))
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
-    out: list[tuple[Outcome, Outcome]] = []
+    pending: deque[tuple[list[tuple[int, Any]], Any]] = deque()
     try:
-        for part in _in_order(pool, _pairs_chunk, chunks, 4 * n):
-            out.extend(part)
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_pairs_chunk, chunk)))
+            while len(pending) >= 4 * n or (pending and pending[0][1].done()):
+                done, future = pending.popleft()
+                for (line, _), (b, a) in zip(done, future.result()):
+                    yield line, b, a
+        while pending:
+            done, future = pending.popleft()
+            for (line, _), (b, a) in zip(done, future.result()):
+                yield line, b, a
     except BaseException:
         _stop(pool)
         raise
     finally:
         _SIDES.clear()
     pool.shutdown()
-    return out
 
 
-def compare(base: Any, reform: Any, records: list[tuple[int, Any]], reform_label: str,
-            rows: list[dict[str, Any]] | None = None, workers: int | None = None) -> dict[str, Any]:
-    """The impact study: both sides, the movers, the groups and the scaling factors. With `rows`,
-    each record's own before and after are appended to it (`--records`)."""
-    scored = score_pairs(base, reform, records, workers)
-    before = [b for b, _ in scored]
-    after = [a for _, a in scored]
-    del scored
-    if rows is not None:
-        rows.extend(record_row(n, b, a) for (n, _), b, a in zip(records, before, after))
-    pairs = [(b, a) for b, a in zip(before, after) if b.error is None and a.error is None]
+def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_label: str,
+            rows: "RowWriter | list[dict[str, Any]] | None" = None, workers: int | None = None) -> dict[str, Any]:
+    """The impact study: both sides, the movers, the groups and the scaling factors, tallied as the
+    records are scored (memory holds the final scores, not the records). With `rows`, each record's
+    own before and after goes to it as well (`--records`: a RowWriter, or a list)."""
+    before, after = _Side(), _Side()
+    records_seen = scored_both = 0
     transitions: dict[str, int] = {}
-    up = down = 0
-    changes = []
-    for b, a in pairs:
+    up = down = changed = 0
+    change_total = Decimal(0)
+    turned_negative = turned_positive = 0
+    groups: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []  # the 20 first in sorted order of the distinct errors
+    for line, b, a in score_pairs(base, reform, records, workers):
+        records_seen += 1
+        if isinstance(rows, list):
+            rows.append(record_row(line, b, a))
+        elif rows is not None:
+            rows.write(line, b, a)
+        before.add(b)
+        after.add(a)
+        for o in (b, a):
+            if o.error is not None:
+                _keep_error(errors, o.error)
+        if b.error is not None or a.error is not None:
+            continue
+        scored_both += 1
         if a.final_score != b.final_score:
-            changes.append(Decimal(a.final_score) - Decimal(b.final_score))
+            changed += 1
+            change_total += Decimal(a.final_score) - Decimal(b.final_score)
             up += a.final_score > b.final_score
             down += a.final_score < b.final_score
         if a.direction != b.direction:
             key = f"{b.direction} → {a.direction}"
             transitions[key] = transitions.get(key, 0) + 1
-    groups: dict[str, dict[str, Any]] = {}
-    for b, a in pairs:
+        sign_b, sign_a = _sign(b), _sign(a)
+        turned_negative += sign_b >= 0 and sign_a < 0
+        turned_positive += sign_b <= 0 and sign_a > 0
         for path, value in a.groups.items():
             g = groups.setdefault(path, {}).setdefault(value, {"records": 0, "negative_before": 0,
                                                                "negative_after": 0, "turned_negative": 0,
-                                                               "turned_positive": 0, "_before": [], "_after": []})
-            neg_b, neg_a = _sign(b) < 0, _sign(a) < 0
+                                                               "turned_positive": 0, "_before": Decimal(0),
+                                                               "_after": Decimal(0)})
+            neg_b, neg_a = sign_b < 0, sign_a < 0
             g["records"] += 1
             g["negative_before"] += neg_b
             g["negative_after"] += neg_a
             g["turned_negative"] += not neg_b and neg_a
-            g["turned_positive"] += _sign(b) <= 0 and _sign(a) > 0
-            g["_before"].append(Decimal(b.final_score))
-            g["_after"].append(Decimal(a.final_score))
+            g["turned_positive"] += sign_b <= 0 and sign_a > 0
+            g["_before"] += Decimal(b.final_score)
+            g["_after"] += Decimal(a.final_score)
     for by_value in groups.values():
         for g in by_value.values():
-            g["mean_final_score_before"] = _mean(g.pop("_before"))
-            g["mean_final_score_after"] = _mean(g.pop("_after"))
-    errors = sorted({o.error for o in before + after if o.error is not None})
-    turned_negative = sum(1 for b, a in pairs if _sign(b) >= 0 and _sign(a) < 0)
-    turned_positive = sum(1 for b, a in pairs if _sign(b) <= 0 and _sign(a) > 0)
+            g["mean_final_score_before"] = _mean_of(g.pop("_before"), g["records"])
+            g["mean_final_score_after"] = _mean_of(g.pop("_after"), g["records"])
     return {
         "base": {"year": base.performance_year, "rules_fingerprint": base.fingerprint},
         "reform": {"label": reform_label, "year": reform.performance_year, "rules_fingerprint": reform.fingerprint},
-        "population": {"records": len(records), "scored_both": len(pairs),
-                       "not_scored": len(records) - len(pairs), "errors": errors[:20]},
-        "before": _side(before),
-        "after": _side(after),
-        "movers": {"final_score_changed": len(changes), "up": up, "down": down,
+        "population": {"records": records_seen, "scored_both": scored_both,
+                       "not_scored": records_seen - scored_both, "errors": errors},
+        "before": before.figures(),
+        "after": after.figures(),
+        "movers": {"final_score_changed": changed, "up": up, "down": down,
                    "turned_negative": turned_negative, "turned_positive": turned_positive,
-                   "mean_change": _mean(changes), "direction_changes": dict(sorted(transitions.items()))},
-        "scaling_factor": {"before": scaling_factor(base, before), "after": scaling_factor(reform, after)},
+                   "mean_change": _mean_of(change_total, changed), "direction_changes": dict(sorted(transitions.items()))},
+        "scaling_factor": {"before": scaling_factor(base, before.budget), "after": scaling_factor(reform, after.budget)},
         "groups": {path: dict(sorted(v.items())) for path, v in groups.items()},
     }
+
+
+def _keep_error(kept: list[str], error: str, limit: int = 20) -> None:
+    """`sorted(set(errors))[:limit]`, kept as the errors come."""
+    import bisect
+
+    i = bisect.bisect_left(kept, error)
+    if i < len(kept) and kept[i] == error:
+        return
+    if i < limit:
+        kept.insert(i, error)
+        del kept[limit:]

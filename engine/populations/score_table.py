@@ -47,16 +47,24 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
     except OSError as exc:
         raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
     reader = csv.DictReader(handle)
-    columns = list(reader.fieldnames or [])
+    try:
+        columns = list(reader.fieldnames or [])
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        handle.close()
+        raise OutputError(f"{path}: the header cannot be read ({exc})") from None
 
     def csv_rows() -> Iterator[dict[str, Any]]:
         with handle:
-            yield from reader
+            try:
+                yield from reader
+            except (UnicodeDecodeError, csv.Error, OSError) as exc:
+                raise OutputError(f"{path}: line {reader.line_num}: cannot be read ({exc})") from None
     return columns, csv_rows()
 
 
-def records(year: Any, path: Path) -> list[tuple[int, Any]]:
-    """(row number, record) for `impact`: a row that cannot be read is `{"__error__": …}`."""
+def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
+    """(row number, record) for `impact`, read as the study goes: a row that cannot be read is
+    `{"__error__": …}`. The header is checked now (a missing column stops the study before it starts)."""
     layout = declaration(year)
     columns, rows = read_rows(path)
     lowered = {c.strip().lower(): c for c in columns}
@@ -66,15 +74,15 @@ def records(year: Any, path: Path) -> list[tuple[int, Any]]:
                                     f"layout, {DECLARATION}, needs it)"))
     ids = layout.get("id") or []
     id_column = next((lowered[i.lower()] for i in ([ids] if isinstance(ids, str) else ids) if i.lower() in lowered), None)
-    out = []
-    for n, row in enumerate(rows, 1):
-        try:
-            context = _context(layout, lowered, row, n)
-        except InputError as exc:
-            out.append((n, {"__error__": exc.diagnostics[0].message}))
-            continue
-        out.append((n, {"id": row.get(id_column) if id_column else str(n), "context": context}))
-    return out
+    def read() -> Iterator[tuple[int, Any]]:
+        for n, row in enumerate(rows, 1):
+            try:
+                context = _context(layout, lowered, row, n)
+            except InputError as exc:
+                yield n, {"__error__": exc.diagnostics[0].message}
+                continue
+            yield n, {"id": row.get(id_column) if id_column else str(n), "context": context}
+    return read()
 
 
 def _context(layout: dict[str, Any], lowered: dict[str, str], row: dict[str, Any], n: int) -> dict[str, Any]:
