@@ -120,8 +120,45 @@ def _in_inventory(year: Any, value: dict[str, Any]) -> bool:
 
 
 def evaluation(year: Any, submission: Any, context_record: dict[str, Any]) -> Any:
-    """An evaluation of the year's rules for plain inputs (what `score.evaluate` makes from models)."""
-    return year.rules.evaluate({"submission": submission, "context": to_value(context_record)})
+    """An evaluation of the year's rules for plain inputs (what `score.evaluate` makes from models).
+
+    A record without a submission (a table's row) starts with the values of the definitions that
+    read nothing but the submission, computed once for the year with the empty submission — the
+    same values, not computed again for every row (nor charged again to its step budget)."""
+    from mips_rules.engine.scoring.score import empty_submission_value
+
+    ev = year.rules.evaluate({"submission": submission, "context": to_value(context_record)})
+    if submission is empty_submission_value():
+        ev.cache.update(_without_submission(year))
+    return ev
+
+
+def _without_submission(year: Any) -> dict[Any, Any]:
+    """The evaluation cache entries (values, and function calls by their arguments) of the definitions
+    that read only the submission — or no input at all — with the empty submission. Made once per
+    year; a definition that fails with the empty submission is left out (a row that needs it fails
+    as it would have)."""
+    rules = year.rules
+    seed = getattr(rules, "_seed_without_submission", None)
+    if seed is not None:
+        return seed
+    from mips_rules.dsl.dependencies import inputs_read
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.scoring.score import empty_submission_value
+
+    read = inputs_read(rules.definitions, year.namespaces(), frozenset({"submission", "context"}))
+    only = {name for name, inputs in read.items() if inputs <= {"submission"}}
+    ev = rules.evaluate({"submission": empty_submission_value(), "context": None})
+    with ev.session():
+        for name in sorted(only):
+            if not rules.definitions[name].is_function:
+                try:
+                    ev.value(name)
+                except RulesError:
+                    pass
+    seed = {k: v for k, v in ev.cache.items() if (k if isinstance(k, str) else k[0]) in only}
+    rules._seed_without_submission = seed
+    return seed
 
 
 def plain_report(year: Any, submission: Any, context_record: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
