@@ -86,3 +86,22 @@ def test_odd_records_score_and_fail_the_same_either_way(year_2024, monkeypatch):
     assert json.dumps(fast, default=str) == json.dumps(usual, default=str)
     assert any("error" in r for r in usual) and any("error" not in r for r in usual)
     assert 0 < sum(taken) < len(records)
+
+
+def test_a_record_the_plain_checks_trip_on_goes_the_usual_way(year_2024, monkeypatch):
+    """A submission nested too deeply for the plain checks is the usual way's to report (an error
+    line, never a traceback), in batch and in impact alike."""
+    from mips_rules.engine.populations import impact
+
+    record = _records(year_2024, 1, 7)[0]
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    record["submission"]["extra"] = deep
+    assert plain_module.plain_inputs(year_2024, record) is None
+    line = batch.score_record(year_2024, record, 1)
+    assert "error" in line
+    outcome = impact.score_outcome(year_2024, record, 1)
+    assert outcome.error is not None

@@ -67,7 +67,15 @@ def plain_context(year: Any, context: Any, submission: Any) -> CheckedContext | 
 
 def plain_inputs(year: Any, record: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
     """(the rules' `submission` value, the context's record) of a population record, or None when the
-    usual way must check it. A record without `submission` has the empty one."""
+    usual way must check it. A record without `submission` has the empty one. Whatever the plain
+    checks trip on (a record nested too deeply …) is the usual way's to report."""
+    try:
+        return _plain_inputs(year, record)
+    except Exception:  # noqa: BLE001 - None is always a safe answer
+        return None
+
+
+def _plain_inputs(year: Any, record: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
     from mips_rules.engine.inputs.submission import fast_submission_value
     from mips_rules.engine.scoring.score import empty_submission_value
 
