@@ -1,9 +1,10 @@
 """Benchmarks (plain Python, time.perf_counter): run `python benchmarks/bench.py` from the checkout.
 
-Prints: load-and-compile time of a year; per-submission scoring time of the engine and of
-the hand-written reference scorer on the same 10,000 synthetic submissions, and their
-ratio; batch throughput for 100,000 submissions with the local engine (all cores).
-Options: --n 10000 --batch 100000 --year 2024.
+Prints: `rulesctl score` wall time (year cached); load-and-compile time of a year; per-submission
+scoring time of the engine (inputs parsed beforehand, and from the record as read, as batch scores
+it) and of the hand-written reference scorer on the same synthetic submissions, and their ratio
+(also from interleaved runs); batch throughput with the local engine (all cores); an impact study
+over a table of category scores. Options: --n 10000 --batch 100000 --table 20000 --year 2024.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--table", type=int, default=20_000, help="rows of the impact study's table (0: none)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    command_times(args.year)
 
     with tempfile.TemporaryDirectory() as cache:  # a cold cache first, then loads from it
         os.environ["XDG_CACHE_HOME"] = cache
@@ -114,6 +117,66 @@ def main() -> None:
         elapsed = time.perf_counter() - t
     print(f"batch: {stats.records:,} submissions in {elapsed:.1f} s = {stats.records / elapsed:,.0f} per second "
           f"on {os.cpu_count()} cores (synthesis took {made:.1f} s; {stats.failed} rejected records)")
+    if args.table:
+        impact_time(args.year, args.table)
+
+
+def command_times(year: int) -> None:
+    """`rulesctl score` of the year's full example, wall time of the whole command (the compiled
+    year cached by a first run): best and median of 10."""
+    import shutil
+    import statistics
+    import subprocess
+
+    exe = shutil.which("rulesctl")
+    if exe is None:
+        print("rulesctl score: not installed (pip install -e .)")
+        return
+    command = [exe, "score", str(ROOT / "examples" / f"{year}-full.json"),
+               "-c", str(ROOT / "examples" / f"{year}-full-context.yaml")]
+    subprocess.run(command, capture_output=True, check=False)
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        times.append(time.perf_counter() - t)
+    print(f"rulesctl score (wall, year cached): best {min(times):.2f} s, median {statistics.median(times):.2f} s")
+
+
+def impact_time(year: int, rows: int) -> None:
+    """`rulesctl impact` of a threshold change over a table of category scores (seeded random rows
+    in CMS's QPP Experience columns), as an analyst runs it."""
+    import csv
+    import random
+    import shutil
+    import subprocess
+
+    exe = shutil.which("rulesctl")
+    if exe is None:
+        return
+    r = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "puf.csv"
+        with table.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["npi", "quality category score", "cost category score",
+                        "improvement activities (ia) category score", "promoting interoperability (pi) category score",
+                        "small practice status", "rural status", "allowed charges", "medicare patients", "services",
+                        "reporting option", "complex patient bonus"])
+            for i in range(rows):
+                w.writerow([1000000000 + i, round(r.uniform(20, 100), 2),
+                            round(r.uniform(0, 100), 2) if r.random() < .7 else "",
+                            r.choice([0, 15, 20, 30, 40, 40, 40]), r.choice(["", 0, 60, 75, 88, 100]),
+                            r.random() < .2, r.random() < .15, round(r.uniform(30000, 900000), 2),
+                            r.randint(200, 3000), r.randint(200, 5000),
+                            r.choice(["Traditional MIPS"] * 8 + ["APP", "MIPS Value Pathways"]),
+                            r.choice(["", 0, 1.5, 3.2, 5])])
+        t = time.perf_counter()
+        done = subprocess.run([exe, "impact", str(year), "--set", "program.performance_threshold=80", "-p", str(table),
+                               "-f", "json", "-o", str(Path(tmp) / "study.json")], capture_output=True, check=False)
+        elapsed = time.perf_counter() - t
+    print(f"impact, a table of {rows:,} rows (threshold 80, both years): {elapsed:.1f} s "
+          f"({elapsed / rows * 1e3:.3f} ms a row; exit {done.returncode})")
 
 
 if __name__ == "__main__":
