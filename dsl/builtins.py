@@ -129,7 +129,7 @@ def _sum(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> 
 
 @builtin("count(xs, f = none)", "how many items (that satisfy f)", min_args=1, max_args=2, lambdas=(1,))
 def _count(ev: Any, cost: int, xs: Any, f: Callable[[Any], Any] | None = None) -> Decimal:
-    items = require_list(xs, "count")
+    items = xs if type(xs) is tuple else require_list(xs, "count")
     if f is None:
         ev.steps -= 1
         if ev.steps < 0:
@@ -286,6 +286,8 @@ def _take(xs: Any, n: Any) -> tuple[Any, ...]:
 
 @builtin("first(xs)", "the first item, or none for an empty list", min_args=1, max_args=1)
 def _first(xs: Any) -> Any:
+    if type(xs) is tuple:
+        return xs[0] if xs else None
     items = tuple(require_list(xs, "first"))
     return items[0] if items else None
 
@@ -340,6 +342,8 @@ def _coalesce(x: Any, default: Any) -> Any:
 @builtin("get(record, name, default = none)", "a field of a record or a row of a table by a computed name; "
          "default when it is absent", min_args=2, max_args=3)
 def _get(record: Any, name: Any, default: Any = None) -> Any:
+    if type(record) is Table and type(name) is str and type(record.key_field) is str:
+        return record.rows.get(name, default)  # the common lookup (Table.get's, without the calls)
     if isinstance(record, Table):
         return record.get(name, default)
     if isinstance(record, dict):
@@ -351,6 +355,8 @@ def _get(record: Any, name: Any, default: Any = None) -> Any:
 @builtin("has(record, name)", "true if the record has the field (or the table the row); false for anything else",
          min_args=2, max_args=2)
 def _has(record: Any, name: Any) -> bool:
+    if type(record) is dict:
+        return name in record
     if isinstance(record, Table):
         return record.get(name) is not None
     if isinstance(record, dict):

@@ -54,21 +54,29 @@ def _ordered(a: Any, b: Any, op: str) -> None:
 
 
 def h_lt(a: Any, b: Any) -> bool:
+    if type(a) is _D and type(b) is _D:
+        return a < b
     _ordered(a, b, "<")
     return a < b
 
 
 def h_le(a: Any, b: Any) -> bool:
+    if type(a) is _D and type(b) is _D:
+        return a <= b
     _ordered(a, b, "<=")
     return a <= b
 
 
 def h_gt(a: Any, b: Any) -> bool:
+    if type(a) is _D and type(b) is _D:
+        return a > b
     _ordered(a, b, ">")
     return a > b
 
 
 def h_ge(a: Any, b: Any) -> bool:
+    if type(a) is _D and type(b) is _D:
+        return a >= b
     _ordered(a, b, ">=")
     return a >= b
 
@@ -119,6 +127,11 @@ def h_field(obj: Any, name: str) -> Any:
 
 
 def h_index(obj: Any, k: Any) -> Any:
+    if type(obj) is Table:
+        rows = obj.rows
+        if type(k) is str and type(obj.key_field) is str and k in rows:  # the common lookup
+            return rows[k]
+        return obj.lookup(k)
     if isinstance(obj, Table):
         return obj.lookup(k)
     if type(obj) is dict:
