@@ -249,13 +249,13 @@ def _native_key(k: Any) -> Any:
     if t is _Desc and type(k.value) is Decimal:
         return -k.value
     if t is tuple:
-        parts = tuple(_native_key(p) for p in k)
+        parts = tuple([_native_key(p) for p in k])
         return None if None in parts else parts
     return None
 
 
 def _kinds(k: Any) -> Any:
-    return tuple(_kinds(p) for p in k) if type(k) is tuple else type(k)  # desc(…) and a number differ
+    return tuple([_kinds(p) for p in k]) if type(k) is tuple else type(k)  # desc(…) and a number differ
 
 
 def _native_keys(keys: list[Any]) -> list[Any] | None:
@@ -325,7 +325,19 @@ def _set(ev: Any, cost: int, xs: Any) -> frozenset[Any]:
 @builtin("distinct(xs)", "the items without repeats, in first-seen order", min_args=1, max_args=1, metered=True)
 def _distinct(ev: Any, cost: int, xs: Any) -> tuple[Any, ...]:
     out: list[Any] = []
-    for item in require_list(xs, "distinct"):
+    items = require_list(xs, "distinct")
+    kinds = {type(item) for item in items}
+    if len(kinds) == 1 and (str in kinds or Decimal in kinds):  # `==` is Python's: a set finds repeats
+        seen: set[Any] = set()
+        for item in items:
+            ev.steps -= 1 + len(out)
+            if ev.steps < 0:
+                ev.charge(0)
+            if item not in seen:
+                seen.add(item)
+                out.append(item)
+        return tuple(out)
+    for item in items:
         ev.steps -= 1 + len(out)
         if ev.steps < 0:
             ev.charge(0)
