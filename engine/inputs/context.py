@@ -27,17 +27,13 @@ from mips_rules.engine.inputs.validation import (
 if TYPE_CHECKING:
     from mips_rules.engine.inputs.builtin_context import Context
 
-# The built-in models (`Context`, `Entity` …) live in builtin_context.py, imported when first used.
-_BUILTIN_NAMES = frozenset({"Context", "Entity", "Eligibility", "Exceptions", "CostMeasure", "CostInfo", "AdminClaim",
-                            "QualityInfo", "ComplexPatient", "CategoryScores", "FacilityBased", "PiRollup",
-                            "ENTITY_TYPE_FROM_QPP", "Points10", "NonNegative"})
-
-
 def __getattr__(name: str) -> Any:
-    if name in _BUILTIN_NAMES:
+    """The built-in models (`Context`, `Entity` …) live in builtin_context.py, imported when first used."""
+    if not name.startswith("_"):
         from mips_rules.engine.inputs import builtin_context
 
-        return getattr(builtin_context, name)
+        if hasattr(builtin_context, name):
+            return getattr(builtin_context, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -172,6 +172,7 @@ class Budget:
         if o.error is not None:
             return
         self.scored += 1
+        # × 1 as a weight of 1: the product is rounded to the context's precision like a weighted one
         self.negative += o.negative * Decimal(1)
         self.positive += o.positive * Decimal(1)
         if o.weight is not None:
@@ -368,9 +369,9 @@ def _checks_alike(base: Any, reform: Any) -> bool:
     return a is not None and b is not None and hasattr(a, "checks_alike") and a.checks_alike(b)
 
 
-def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[Outcome, Outcome]]:
+def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[int, Outcome, Outcome]]:
     sides = _SIDES["sides"]
-    return [_pair(sides, n, record) for n, record in chunk]
+    return [(n, *_pair(sides, n, record)) for n, record in chunk]
 
 
 def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
@@ -390,27 +391,17 @@ def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
             yield (line, *_pair(sides, line, record))
         return
     import multiprocessing
-    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    from mips_rules.engine.populations.batch import _stop
+    from mips_rules.engine.populations.batch import _in_order, _stop
 
     everything = itertools.chain(first, records)
     chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
     _SIDES["sides"] = sides
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
-    pending: deque[tuple[list[tuple[int, Any]], Any]] = deque()
     try:
-        for chunk in chunks:
-            pending.append((chunk, pool.submit(_pairs_chunk, chunk)))
-            while len(pending) >= 4 * n or (pending and pending[0][1].done()):
-                done, future = pending.popleft()
-                for (line, _), (b, a) in zip(done, future.result()):
-                    yield line, b, a
-        while pending:
-            done, future = pending.popleft()
-            for (line, _), (b, a) in zip(done, future.result()):
-                yield line, b, a
+        for part in _in_order(pool, _pairs_chunk, chunks, 4 * n):
+            yield from part
     except BaseException:
         _stop(pool)
         raise

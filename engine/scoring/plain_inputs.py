@@ -116,15 +116,11 @@ def _year_settled(year: Any, value: dict[str, Any], context: dict[str, Any] | No
 
 def _in_inventory(year: Any, value: dict[str, Any]) -> bool:
     """Every measure is in the year's inventory where it is complete (`score.check_inventory`)."""
-    inventories = year.data.items.get("measures", {})
-    for ms in value.get("measurementSets") or ():
-        item = inventories.get(ms.get("category"))
-        if item is None or not item.complete or item.kind != "table":
-            continue
-        for m in ms.get("measurements") or ():
-            if item.value.get(m.get("measureId")) is None:
-                return False
-    return True
+    from mips_rules.engine.scoring.score import unknown_measures
+
+    sets = ((ms.get("category"), [m.get("measureId") for m in ms.get("measurements") or ()])
+            for ms in value.get("measurementSets") or ())
+    return next(unknown_measures(year, sets), None) is None
 
 
 def evaluation(year: Any, submission: Any, context_record: dict[str, Any]) -> Any:

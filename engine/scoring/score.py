@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mips_rules.dsl.compiler import Evaluation
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, InputError
@@ -52,14 +53,10 @@ def _names(year: Year, name: str, value: Any, what: str) -> Any:
     return value
 
 
-_EMPTY: list[Any] = []
-
-
+@functools.lru_cache(maxsize=1)
 def empty_submission_value() -> Any:
     """The rules' `submission` input when there is none (one value, shared: rule values are never changed)."""
-    if not _EMPTY:
-        _EMPTY.append(to_value(_empty_submission()))
-    return _EMPTY[0]
+    return to_value(_empty_submission())
 
 
 def _empty_submission() -> dict[str, Any]:
@@ -179,18 +176,25 @@ def _input(inputs: dict[str, Any], path: tuple[str, ...]) -> Any:
 def check_inventory(year: Year, submission: Submission) -> None:
     """A measure or activity ID unknown to the year's inventory is an input error — where the
     inventory is complete (imported from CMS's files, or marked `complete` in the rules)."""
-    inventories = year.data.items.get("measures", {})
-    problems = []
-    for i, ms in enumerate(submission.measurementSets):
-        item = inventories.get(ms.category)
-        if item is None or not item.complete or item.kind != "table":
-            continue
-        for j, m in enumerate(ms.measurements):
-            if item.value.get(m.measureId) is None:
-                problems.append(Diagnostic(f"measurementSets[{i}].measurements[{j}].measureId: unknown {ms.category} "
-                                           f"measure {m.measureId!r} for {year.performance_year}"))
+    sets = ((ms.category, [m.measureId for m in ms.measurements]) for ms in submission.measurementSets)
+    problems = [Diagnostic(f"measurementSets[{i}].measurements[{j}].measureId: unknown {category} "
+                           f"measure {measure!r} for {year.performance_year}")
+                for i, j, category, measure in unknown_measures(year, sets)]
     if problems:
         raise InputError(problems)
+
+
+def unknown_measures(year: Year, sets: Any) -> Iterator[tuple[int, int, Any, Any]]:
+    """(set index, measure index, category, ID) of each measure a complete inventory of the year
+    lacks; `sets` gives each measurement set's category and measure IDs."""
+    inventories = year.data.items.get("measures", {})
+    for i, (category, measures) in enumerate(sets):
+        item = inventories.get(category)
+        if item is None or not item.complete or item.kind != "table":
+            continue
+        for j, measure in enumerate(measures):
+            if item.value.get(measure) is None:
+                yield i, j, category, measure
 
 
 def score(year: Year, submission: Submission | None, context: Context | None = None, *,
