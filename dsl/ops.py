@@ -15,7 +15,7 @@ _D = Decimal
 
 
 def _num(v: Any, op: str) -> Decimal:
-    if type(v) is _D:
+    if type(v) is _D or isinstance(v, _D):  # a subclass: a recorded number (dsl/trace.py)
         return v
     raise EvalFailure(f"`{op}` needs numbers, got {type_name(v)}")
 
@@ -49,7 +49,7 @@ def h_neg(a: Any) -> Decimal:
 
 
 def _ordered(a: Any, b: Any, op: str) -> None:
-    if not ((type(a) is _D and type(b) is _D) or (type(a) is str and type(b) is str)):
+    if not ((isinstance(a, _D) and isinstance(b, _D)) or (type(a) is str and type(b) is str)):
         raise EvalFailure(f"cannot compare {type_name(a)} {op} {type_name(b)}")
 
 
@@ -141,7 +141,7 @@ def h_index(obj: Any, k: Any) -> Any:
             raise EvalFailure(f"the record has no field {k!r}")
         raise EvalFailure(f"a record's fields are named by text, got {type_name(k)}")
     if type(obj) is tuple:
-        if type(k) is _D and k == k.to_integral_value() and 0 <= k < len(obj):
+        if isinstance(k, _D) and k == k.to_integral_value() and 0 <= k < len(obj):
             return obj[int(k)]
         raise EvalFailure(f"list position {k} is out of range (the list has {len(obj)} items)")
     raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
@@ -171,7 +171,7 @@ def h_items(ev: Any, cost: int, xs: Any, what: str) -> Any:
 def h_sum_numbers(values: list[Any]) -> Decimal:
     total = _D(0)
     for v in values:
-        if type(v) is not _D:
+        if type(v) is not _D and not isinstance(v, _D):
             raise EvalFailure(f"sum needs a number, got {type_name(v)}")
         total += v
     return total

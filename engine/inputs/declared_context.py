@@ -332,6 +332,9 @@ _Check = Callable[[Any, Any], Any]
 """(value, submission) → the value's part of the record, or _Reject."""
 
 
+_ONE = Decimal(1)
+
+
 class _Reject(Exception):
     """The fast path cannot vouch for a value: `validate` decides (and names the error)."""
 
@@ -449,7 +452,7 @@ class _FastCompiler:
         if kind in _NUMBER_KINDS:
             def number(v: Any, _s: Any) -> Any:  # _strict_decimal, then pydantic's Decimal (unchanged) and ge/le
                 t = type(v)
-                if t is Decimal:
+                if t is Decimal or (t is not int and isinstance(v, Decimal)):  # a recorded number too (dsl/trace.py)
                     if not v.is_finite():
                         raise _Reject
                 elif t is int:
@@ -480,14 +483,16 @@ class _FastCompiler:
                         return None
                     if t is float and counting:
                         v = Decimal(repr(v))
-                    elif t is not Decimal:
+                    elif not isinstance(v, Decimal):
                         raise _Reject
                     if not v.is_finite() or v != v.to_integral_value():
                         raise _Reject
-                    v = int(v)
+                    # Decimal(int(v)), by decimal operations (a recorded number stays recorded): exponent
+                    # 0, and no negative zero; one too long for the context raises (then `validate` decides)
+                    v = v.quantize(_ONE) + 0
                 if (counting and v < 0) or (lo is not None and v < lo) or (hi is not None and v > hi):
                     raise _Reject
-                return Decimal(v)
+                return Decimal(v) if type(v) is int else v
             return whole
         raise _Unsupported(f"type {kind!r}")
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
+from mips_rules.dsl.values import to_plain, to_value
+from mips_rules.engine.populations.replay import Unplain
 from mips_rules.engine.scoring.display import at
 from mips_rules.engine.years.report_declaration import INPUT_ROOTS
 
@@ -54,6 +56,9 @@ class StudyPlan:
     figures: Any
     paths: tuple[str, ...]
     rules: tuple[str | None, ...]
+    budget: tuple[str, ...] = ()  # the definitions of the budget's two sides, as the figures name them
+    groups: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # each breakdown: the input path read, or None for a figure
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)  # the replayer, made on first use
 
     @classmethod
     def of(cls, year: Any) -> "StudyPlan":
@@ -62,17 +67,52 @@ class StudyPlan:
         # Only the figures a study reads are computed, not each record's whole report.
         paths = [figures[k] for k in ("final_score", "adjustment_percent", "adjustment_direction") if k in figures]
         paths += [p for p in figures.get("groups") or [] if p.split(".")[0] not in INPUT_ROOTS]
-        return cls(figures, tuple(paths), tuple(layout.rule_at(p) for p in paths))
+        budget = tuple(figures[k] for k in ("budget_negative", "budget_positive") if k in figures)
+        groups = tuple((p, tuple(p.split(".")) if p.split(".")[0] in INPUT_ROOTS else None)
+                       for p in figures.get("groups") or [])
+        return cls(figures, tuple(paths), tuple(layout.rule_at(p) for p in paths), budget, groups)
+
+    @property
+    def reads(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The input paths a study reads of each record (its budget weight, its input groups)."""
+        found = self.cache.get("reads")
+        if found is None:
+            weight = self.figures.get("budget_weight")
+            listed = [(weight, tuple(weight.split(".")))] if weight else []
+            found = self.cache["reads"] = tuple(
+                listed + [(p, parts) for p, parts in self.groups if parts is not None and p != weight])
+        return found
+
+    def replayer(self, year: Any) -> Any:
+        """The year's recorded evaluations of a record without a submission: from its context as
+        read to its figures, the budget's values and the inputs read (`populations/replay.py`)."""
+        found = self.cache.get("replayer")
+        if found is None:
+            from mips_rules.dsl.compiler import RULE_DECIMAL_CONTEXT
+            from mips_rules.engine.populations.replay import Replayer, Unplain
+            from mips_rules.engine.scoring.plain_inputs import evaluation_of_value, plain_inputs
+            from mips_rules.engine.scoring.score import refuse_rejected
+
+            names = (*self.rules, *self.budget)
+            reads = self.reads
+
+            def evaluate(context: Any) -> tuple[Any, ...]:
+                inputs = plain_inputs(year, {"context": context})
+                if inputs is None:
+                    raise Unplain
+                ev = evaluation_of_value(year, inputs[0], to_value(inputs[1]))
+                given = {"submission": inputs[0], "context": inputs[1]}
+                with ev.session():
+                    refuse_rejected(year, ev)
+                    return (*[ev.value(n) for n in names], *[_at_parts(given, parts) for _, parts in reads])
+            found = self.cache["replayer"] = Replayer(evaluate, RULE_DECIMAL_CONTEXT)
+        return found
 
 
 def score_outcome(year: Any, record: Any, line_no: int, plan: StudyPlan | None = None,
                   inputs: tuple[Any, dict[str, Any]] | None = None) -> Outcome:
     """A population record scored by `year`, with the figures impact needs; bad input is an outcome
     with its error, never an exception."""
-    from mips_rules.dsl.values import to_plain
-    from mips_rules.engine.populations.batch import record_inputs
-    from mips_rules.engine.scoring.score import report_values
-
     plan = plan or StudyPlan.of(year)
     figures = plan.figures
     record_id = record.get("id") if isinstance(record, dict) else None
@@ -81,45 +121,74 @@ def score_outcome(year: Any, record: Any, line_no: int, plan: StudyPlan | None =
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
         fast = plain_values(year, record, plan, inputs)
         if fast is not None:
-            values, ev = fast
+            values, read, budget = fast
         else:
+            from mips_rules.engine.populations.batch import record_inputs
+            from mips_rules.engine.scoring.score import report_values
+
             sub, ctx = record_inputs(year, record, f"line {line_no}: ")
             values, ev = report_values(year, sub, ctx, list(plan.paths))
+            read = {p: at(ev.inputs, p) for p, _ in plan.reads}
+            with ev.session():
+                budget = {name: ev.value(name) for name in plan.budget}
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
-    inputs = ev.inputs
     out = Outcome(record_id, final_score=values[figures["final_score"]],
                   adjustment=values[figures["adjustment_percent"]],
                   direction=values[figures["adjustment_direction"]] if "adjustment_direction" in figures else None)
-    try:
-        with ev.session():
-            if "budget_negative" in figures:
-                out.negative = abs(Decimal(ev.value(figures["budget_negative"])))
-            if "budget_positive" in figures:
-                out.positive = Decimal(ev.value(figures["budget_positive"]))
-    except RulesError as exc:
-        return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
+    if "budget_negative" in figures:
+        out.negative = abs(Decimal(budget[figures["budget_negative"]]))
+    if "budget_positive" in figures:
+        out.positive = Decimal(budget[figures["budget_positive"]])
     if "budget_weight" in figures:
-        weight = at(inputs, figures["budget_weight"])
+        weight = read[figures["budget_weight"]]
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
-    for path in figures.get("groups") or []:
-        out.groups[path] = _group_text(to_plain(at(inputs, path)) if path.split(".")[0] in inputs
-                                       else values.get(path))
+    out.groups = {path: _group_text(_plain(read[path] if parts is not None else values.get(path)))
+                  for path, parts in plan.groups}
     return out
 
 
+_COMPOUND = (dict, tuple, frozenset)
+
+
+def _plain(v: Any) -> Any:
+    """`to_plain`, a scalar passed as it is."""
+    return to_plain(v) if type(v) in _COMPOUND else v
+
+
+def _at_parts(value: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
-                 inputs: tuple[Any, dict[str, Any]] | None = None) -> tuple[dict[str, Any], Any] | None:
-    """The figures of a plainly valid record, its inputs checked in plain Python
-    (`scoring/plain_inputs.py`) and the figures read from their definitions: the values the usual
-    way gives. None when that way does not apply (inputs to check the usual way, a figure that is
-    not one definition's value): then the usual way says what is wrong."""
-    from mips_rules.dsl.values import to_plain
+                 inputs: tuple[Any, dict[str, Any]] | None = None
+                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """(the figures by report path, the inputs read by path, the budget's definitions' values) of a
+    plainly valid record, its inputs checked in plain Python (`scoring/plain_inputs.py`) and the
+    figures read from their definitions — replayed (`populations/replay.py`) for a record without a
+    submission: the values the usual way gives. None when that way does not apply (inputs to check
+    the usual way, a figure that is not one definition's value): then the usual way says what is
+    wrong."""
+    if None in plan.rules:
+        return None
+    n, b = len(plan.rules), len(plan.budget)
+    if inputs is None and "submission" not in record:
+        context = record.get("context")
+        if not (context is None or type(context) is dict):
+            return None
+        try:
+            raw = plan.replayer(year).figures({} if context is None else context)
+        except Unplain:
+            return None
+        return ({p: _plain(v) for p, v in zip(plan.paths, raw)}, dict(zip([p for p, _ in plan.reads], raw[n + b:])),
+                dict(zip(plan.budget, raw[n:n + b])))
     from mips_rules.engine.scoring.plain_inputs import evaluation, plain_inputs
     from mips_rules.engine.scoring.score import refuse_rejected
 
-    if None in plan.rules:
-        return None
     if inputs is None:
         inputs = plain_inputs(year, record)
         if inputs is None:
@@ -127,7 +196,10 @@ def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
     ev = evaluation(year, *inputs)
     with ev.session():
         refuse_rejected(year, ev)
-        return {p: to_plain(ev.value(r)) for p, r in zip(plan.paths, plan.rules)}, ev
+        raw = tuple([ev.value(r) for r in (*plan.rules, *plan.budget)])  # type: ignore[misc]
+    given = {"submission": inputs[0], "context": inputs[1]}
+    return ({p: to_plain(v) for p, v in zip(plan.paths, raw)}, {p: _at_parts(given, parts) for p, parts in plan.reads},
+            dict(zip(plan.budget, raw[n:])))
 
 
 def read_population(path: Path) -> Iterator[tuple[int, Any]]:
@@ -356,7 +428,8 @@ def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: An
     if isinstance(record, dict) and "__error__" in record:
         return Outcome(None, record["__error__"]), Outcome(None, record["__error__"])
     base, base_plan, reform, reform_plan, alike = sides
-    if alike and isinstance(record, dict) and None not in base_plan.rules and None not in reform_plan.rules:
+    if alike and isinstance(record, dict) and "submission" in record and None not in base_plan.rules \
+            and None not in reform_plan.rules:  # (a record without one is replayed: `plain_values`)
         inputs = plain_inputs(base, record)
         if inputs is not None and reusable(reform, inputs, record):
             return (score_outcome(base, record, n, base_plan, inputs),

@@ -20,8 +20,8 @@ TRUE = {"true", "yes", "y", "1"}
 FALSE = {"false", "no", "n", "0"}
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    """The header and the rows (text values) of a CSV or Parquet table."""
+def read_rows(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+    """The header and the rows (lists of text values, or None) of a CSV or Parquet table."""
     from mips_rules.engine.cli.outputs import OutputError
 
     if path.suffix.lower() == ".parquet":
@@ -35,10 +35,10 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
             raise OutputError(f"{path}: not a readable Parquet table ({exc})") from None
         columns = list(table.column_names)
 
-        def parquet_rows() -> Iterator[dict[str, Any]]:
+        def parquet_rows() -> Iterator[list[Any]]:
             for batch in table.to_batches(65536):
-                for row in batch.to_pylist():
-                    yield {k: (None if v is None else str(v)) for k, v in row.items()}
+                for row in zip(*[c.to_pylist() for c in batch.columns]):
+                    yield [None if v is None else str(v) for v in row]
         return columns, parquet_rows()
     import csv
 
@@ -46,17 +46,23 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
         handle = open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    reader = csv.DictReader(handle)
+    reader = csv.reader(handle)
     try:
-        columns = list(reader.fieldnames or [])
+        columns = next(reader, [])
+        while columns == []:  # as csv.DictReader: blank lines before the header are skipped
+            columns = next(reader)
+    except StopIteration:
+        columns = []
     except (UnicodeDecodeError, csv.Error, OSError) as exc:
         handle.close()
         raise OutputError(f"{path}: the header cannot be read ({exc})") from None
 
-    def csv_rows() -> Iterator[dict[str, Any]]:
+    def csv_rows() -> Iterator[list[Any]]:
         with handle:
             try:
-                yield from reader
+                for row in reader:
+                    if row:  # as csv.DictReader: a blank line is no row
+                        yield row
             except (UnicodeDecodeError, csv.Error, OSError) as exc:
                 raise OutputError(f"{path}: line {reader.line_num}: cannot be read ({exc})") from None
     return columns, csv_rows()
@@ -68,37 +74,50 @@ def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
     layout = declaration(year)
     columns, rows = read_rows(path)
     lowered = {c.strip().lower(): c for c in columns}
+    index = {c: i for i, c in enumerate(columns)}  # a name given twice: its last column (as csv.DictReader reads it)
     missing = [c for c, spec in layout["columns"].items() if spec.get("required") and c.lower() not in lowered]
     if missing:
         raise InputError(Diagnostic(f"{path}: the table has no column {missing[0]!r} (the {year.performance_year} "
                                     f"layout, {DECLARATION}, needs it)"))
     ids = layout.get("id") or []
     id_column = next((lowered[i.lower()] for i in ([ids] if isinstance(ids, str) else ids) if i.lower() in lowered), None)
+    plan = _plan(layout, lowered, index)
+    entity_type = layout.get("entity_type")
+    id_at = index[id_column] if id_column else None
+
     def read() -> Iterator[tuple[int, Any]]:
         for n, row in enumerate(rows, 1):
             try:
-                context = _context(layout, lowered, row, n)
+                context = _context(entity_type, plan, row, n)
             except InputError as exc:
                 yield n, {"__error__": exc.diagnostics[0].message}
                 continue
-            yield n, {"id": row.get(id_column) if id_column else str(n), "context": context}
+            yield n, {"id": (row[id_at] if id_at < len(row) else None) if id_at is not None else str(n),
+                      "context": context}
     return read()
 
 
-def _context(layout: dict[str, Any], lowered: dict[str, str], row: dict[str, Any], n: int) -> dict[str, Any]:
+def _plan(layout: dict[str, Any], lowered: dict[str, str],
+          index: dict[str, int]) -> list[tuple[int, str, list[str], dict[str, Any]]]:
+    """(the table's column's place, the layout's column, the context path, its spec) of each column the table has."""
+    return [(index[lowered[column.lower()]], column, spec["to"].split("."), spec)
+            for column, spec in layout["columns"].items() if column.lower() in lowered]
+
+
+def _context(entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, Any]]], row: list[Any],
+             n: int) -> dict[str, Any]:
     context: dict[str, Any] = {}
-    if layout.get("entity_type"):
-        context["entity"] = {"type": layout["entity_type"]}
-    for column, spec in layout["columns"].items():
-        actual = lowered.get(column.lower())
-        if actual is None:
+    if entity_type:
+        context["entity"] = {"type": entity_type}
+    width = len(row)
+    for at, column, parts, spec in plan:
+        raw = row[at] if at < width else None
+        if raw is None or raw == "":
             continue
-        raw = row.get(actual)
         value = _read(raw, spec, column, n)
         if value is None:
             continue
         target = context
-        parts = spec["to"].split(".")
         for part in parts[:-1]:
             target = target.setdefault(part, {})
         target[parts[-1]] = value

@@ -129,9 +129,14 @@ def evaluation(year: Any, submission: Any, context_record: dict[str, Any]) -> An
     A record without a submission (a table's row) starts with the values of the definitions that
     read nothing but the submission, computed once for the year with the empty submission — the
     same values, not computed again for every row (nor charged again to its step budget)."""
+    return evaluation_of_value(year, submission, to_value(context_record))
+
+
+def evaluation_of_value(year: Any, submission: Any, context: Any) -> Any:
+    """`evaluation` of a context already a rule value."""
     from mips_rules.engine.scoring.score import empty_submission_value
 
-    ev = year.rules.evaluate({"submission": submission, "context": to_value(context_record)})
+    ev = year.rules.evaluate({"submission": submission, "context": context})
     if submission is empty_submission_value():
         ev.cache.update(_without_submission(year))
     return ev

@@ -1,0 +1,74 @@
+"""dsl/trace.py: an evaluation recorded over traced numbers replays exactly, or not at all."""
+
+from __future__ import annotations
+
+import random
+from decimal import ROUND_HALF_UP, Decimal as D
+
+import pytest
+
+from mips_rules.dsl.compiler import RULE_DECIMAL_CONTEXT
+from mips_rules.dsl.trace import Traced, trace
+
+
+def _tuple_of(result, ref):
+    return "(" + "".join(ref(v) + ", " for v in result) + ")"
+
+
+def _weighted(xs):
+    """A final-score-like computation: weights, a cap, rounding half up, a threshold."""
+    total = sum((x * w / 100 for x, w in zip(xs, (D(30), D(30), D(15), D(25)))), D(0))
+    total = min(total + xs[4], D(100))
+    final = total.quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    return final, ("positive" if final >= 75 else "negative"), abs(final - 75)
+
+
+def _numbers(r: random.Random, n: int) -> list[D]:
+    picks = [lambda: D(r.randint(0, 100)), lambda: D(f"{r.uniform(0, 100):.2f}"), lambda: D("75"),
+             lambda: D("75.00"), lambda: D(f"{r.uniform(0, 100):.4f}"), lambda: D(0)]
+    return [r.choice(picks)() for _ in range(n)]
+
+
+def test_a_tape_replays_to_the_digit_or_says_no():
+    import decimal
+
+    r = random.Random(3)
+    with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+        first = [D("80.5"), D("90"), D("40"), D("100"), D("3.2")]
+        recorded, tape = trace(first, _weighted, _tuple_of)
+        assert recorded == _weighted(first)
+        assert all(not isinstance(v, Traced) for v in tape.replay(tuple(first)))
+        fitted = 0
+        for _ in range(3000):
+            xs = _numbers(r, 5)
+            got = tape.replay(tuple(xs))
+            if got is None:
+                continue
+            fitted += 1
+            want = _weighted(xs)
+            assert [str(g) for g in got] == [str(w) for w in want]  # the digits too (75 vs 75.00)
+        assert fitted > 200
+
+
+def test_whatever_else_reads_a_number_pins_it():
+    """Text, an integer, a hash: the tape holds only for the same number, digit for digit."""
+    import decimal
+
+    with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+        _, tape = trace([D("2")], lambda xs: (str(xs[0]), {D(2): "two"}.get(xs[0]), int(xs[0] * 3)), _tuple_of)
+        assert tape.replay((D("2"),)) == ("2", "two", 6)
+        assert tape.replay((D("2.0"),)) is None  # str() differs
+        assert tape.replay((D("3"),)) is None
+        _, tape = trace([D("2")], lambda xs: ({D(2): "two"}.get(xs[0]),), _tuple_of)
+        assert tape.replay((D("2.00"),)) == ("two",)  # a hash pins the value, not the digits
+        assert tape.replay((D("2.01"),)) is None
+
+
+def test_a_trapped_condition_is_the_callers_to_report():
+    import decimal
+
+    with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+        _, tape = trace([D("4"), D("2")], lambda xs: (xs[0] / xs[1],), _tuple_of)
+        assert tape.replay((D("9"), D("3"))) == (D("3"),)
+        with pytest.raises(decimal.DivisionByZero):
+            tape.replay((D("9"), D("0")))
