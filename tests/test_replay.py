@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import random
+from decimal import Decimal as D
 
 import pytest
 
@@ -102,3 +103,29 @@ def test_a_tape_that_differs_turns_replaying_off(year_2024, tmp_path):
             continue
         assert "wrong" not in got
     assert replayer.stats["differed"] > 0 and not replayer.on
+
+
+def test_bounded_and_never_stale(year_2024, tmp_path, monkeypatch):
+    """Past its bounds the replayer evaluates the usual way; a record changed between two calls is
+    read afresh (nothing is kept by a record's identity)."""
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.populations import replay
+    from mips_rules.engine.populations.impact import StudyPlan
+    from mips_rules.engine.populations.score_table import records
+
+    monkeypatch.setattr(replay, "MAX_TAPES", 3)
+    monkeypatch.setattr(replay, "CHECKED_REPLAYS", 0)
+    replayer = StudyPlan.of(year_2024).replayer(year_2024)
+    contexts = [rec["context"] for _, rec in records(year_2024, _rows(tmp_path, 300, 9)) if "__error__" not in rec]
+    for context in contexts:
+        try:
+            usual = replayer.evaluate(context)
+        except (RulesError, replay.Unplain):
+            continue
+        assert replay.same(replayer.figures(context), usual)
+    assert replayer.tapes == 3 and replayer.stats["usual"] > 100
+    context = {"category_scores": {"quality": D("80"), "cost": D("50"), "ia": D("40"), "pi": D("90")}}
+    first = replayer.figures(context)
+    context["category_scores"]["quality"] = D("20")
+    assert replay.same(replayer.figures(context), replayer.evaluate(context))
+    assert not replay.same(replayer.figures(context), first)

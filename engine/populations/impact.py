@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
 from mips_rules.dsl.values import to_plain, to_value
-from mips_rules.engine.populations.replay import Unplain
+from mips_rules.engine.populations.replay import Unplain, form
 from mips_rules.engine.scoring.display import at
 from mips_rules.engine.years.report_declaration import INPUT_ROOTS
 
@@ -110,16 +110,17 @@ class StudyPlan:
 
 
 def score_outcome(year: Any, record: Any, line_no: int, plan: StudyPlan | None = None,
-                  inputs: tuple[Any, dict[str, Any]] | None = None) -> Outcome:
+                  inputs: tuple[Any, dict[str, Any]] | None = None, found: Any = None) -> Outcome:
     """A population record scored by `year`, with the figures impact needs; bad input is an outcome
-    with its error, never an exception."""
+    with its error, never an exception. `inputs`: its plain inputs, `found`: its context's form
+    (`replay.form`), when the other side of a study made them already."""
     plan = plan or StudyPlan.of(year)
     figures = plan.figures
     record_id = record.get("id") if isinstance(record, dict) else None
     try:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
-        fast = plain_values(year, record, plan, inputs)
+        fast = plain_values(year, record, plan, inputs, found)
         if fast is not None:
             values, read, budget = fast
         else:
@@ -165,7 +166,7 @@ def _at_parts(value: Any, parts: tuple[str, ...]) -> Any:
 
 
 def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
-                 inputs: tuple[Any, dict[str, Any]] | None = None
+                 inputs: tuple[Any, dict[str, Any]] | None = None, found: Any = None
                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
     """(the figures by report path, the inputs read by path, the budget's definitions' values) of a
     plainly valid record, its inputs checked in plain Python (`scoring/plain_inputs.py`) and the
@@ -181,7 +182,8 @@ def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
         if not (context is None or type(context) is dict):
             return None
         try:
-            raw = plan.replayer(year).figures({} if context is None else context)
+            context = {} if context is None else context
+            raw = plan.replayer(year).figures(context, form(context) if found is None else found)
         except Unplain:
             return None
         return ({p: _plain(v) for p, v in zip(plan.paths, raw)}, dict(zip([p for p, _ in plan.reads], raw[n + b:])),
@@ -434,6 +436,10 @@ def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: An
         if inputs is not None and reusable(reform, inputs, record):
             return (score_outcome(base, record, n, base_plan, inputs),
                     score_outcome(reform, record, n, reform_plan, inputs))
+    if isinstance(record, dict) and "submission" not in record and type(record.get("context")) is dict:
+        found = form(record["context"])  # the context's form, for both sides' replays
+        return (score_outcome(base, record, n, base_plan, found=found),
+                score_outcome(reform, record, n, reform_plan, found=found))
     return score_outcome(base, record, n, base_plan), score_outcome(reform, record, n, reform_plan)
 
 

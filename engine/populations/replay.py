@@ -21,6 +21,7 @@ from typing import Any, Callable
 from mips_rules.dsl.trace import Tape, TraceAbort, trace
 
 MAX_TAPES_PER_FORM = 64
+MAX_TAPES = 4096  # in all (each some kilobytes of code): past it, rows are evaluated the usual way
 MAX_FORMS = 4096
 MAX_FAILURES_PER_FORM = 3
 CHECKED_REPLAYS = 2  # each tape's first replays are compared with the usual evaluation
@@ -74,19 +75,20 @@ def with_numbers(value: Any, numbers: Any) -> Any:
     return value
 
 
-_LAST: list[Any] = [None, None]  # the last record's form: both sides of a study read the same record
+Form = tuple[tuple[Any, ...], list[Decimal]]
 
 
-def _form(record: dict[str, Any]) -> tuple[tuple[Any, ...], list[Decimal]] | None:
-    if _LAST[0] is record:
-        return _LAST[1]
+def form(record: Any) -> Form | None:
+    """(the form, the numbers) of an input as read, or None for one of no form. Two studies' sides
+    reading the same record compute it once (`Replayer.figures(record, found)`)."""
     numbers: list[Decimal] = []
     try:
-        found = (form_of(record, numbers), numbers)
-    except TypeError:
-        found = None
-    _LAST[0], _LAST[1] = record, found
-    return found
+        return form_of(record, numbers), numbers
+    except (TypeError, RecursionError):
+        return None
+
+
+_UNSET: Any = object()
 
 
 def _emit(value: Any, ref: Callable[[Any], str]) -> str:
@@ -136,20 +138,23 @@ class Replayer:
         self.decimal_context = decimal_context
         self.forms: dict[Any, _Form] = {}
         self.on = True
+        self.tapes = 0
         self.stats = {"replayed": 0, "recorded": 0, "usual": 0, "differed": 0}
 
-    def figures(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        """The figures of an input (plain data, as read): replayed where a tape fits, else evaluated
-        the usual way (raising what it raises: Unplain where the input is not plainly valid)."""
+    def figures(self, record: dict[str, Any], found: Form | None = _UNSET) -> tuple[Any, ...]:
+        """The figures of an input (plain data, as read; `found`: its `form`, if known): replayed
+        where a tape fits, else evaluated the usual way (raising what it raises: Unplain where the
+        input is not plainly valid)."""
         if self.on:
-            found = _form(record)
+            if found is _UNSET:
+                found = form(record)
             if found is not None:
                 key, numbers = found
-                form = self.forms.get(key)
-                if form is None and len(self.forms) < MAX_FORMS:
-                    form = self.forms[key] = _Form()
-                if form is not None:
-                    got = self._replay(form, record, numbers)
+                entry = self.forms.get(key)
+                if entry is None and len(self.forms) < MAX_FORMS:
+                    entry = self.forms[key] = _Form()
+                if entry is not None:
+                    got = self._replay(entry, record, numbers)
                     if got is not None:
                         return got
         self.stats["usual"] += 1
@@ -174,7 +179,8 @@ class Replayer:
                         return self._checked(got, record)
                     self.stats["replayed"] += 1
                     return got
-        if len(tapes) >= MAX_TAPES_PER_FORM or form.failures >= MAX_FAILURES_PER_FORM + 4 * len(tapes):
+        if len(tapes) >= MAX_TAPES_PER_FORM or self.tapes >= MAX_TAPES \
+                or form.failures >= MAX_FAILURES_PER_FORM + 4 * len(tapes):
             return None
         return self._record(form, record, numbers)
 
@@ -204,6 +210,7 @@ class Replayer:
             self._differs()
             return usual
         form.tapes.append(tape)
+        self.tapes += 1
         self.stats["recorded"] += 1
         return usual
 
