@@ -40,3 +40,38 @@ def test_a_damaged_entry_is_rebuilt(tmp_path):
     yearcache.entry(folder, loaded.fingerprint).write_bytes(b"not a pickle")
     again = load_year(None, folder)
     assert again.namespaces()["program"]["performance_threshold"] == 75
+
+
+def test_a_year_extending_a_loaded_one_reads_only_its_own_layer(tmp_path, monkeypatch):
+    """A reform or draft extends a year already loaded: the layers it extends are taken as that load
+    read them (the same data and definitions), and a changed base file is read afresh."""
+    from mips_rules.engine.years import loader
+
+    base = tmp_path / "2024"
+    shutil.copytree(RULES / "2024", base)
+
+    def draft(name: str):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "year.yaml").write_text(f"extends: {base}\n")
+        (folder / "program.yaml").write_text('performance_threshold:\n  value: 80\n  unit: points\n  source: "a draft"\n')
+        return folder
+
+    loader._PREFIXES.clear()
+    whole = load_year(None, draft("read-whole"))  # nothing loaded before: every layer read
+    assert whole.namespaces()["program"]["performance_threshold"] == 80
+    load_year(None, base)
+    read = []
+    real = loader.load_data_dir
+    monkeypatch.setattr(loader, "load_data_dir", lambda folder, data=None: read.append(folder) or real(folder, data))
+    quick = load_year(None, draft("read-quick"))
+    assert [f.name for f in read] == ["read-quick"]  # only its own layer
+    assert quick.fingerprint == whole.fingerprint
+    assert {n: (d.text, str(d.loc)) for n, d in quick.definitions.items()} == \
+        {n: (d.text, str(d.loc)) for n, d in whole.definitions.items()}
+    assert quick.namespaces() == whole.namespaces()
+    assert [w.message for w in quick.warnings] == [w.message for w in whole.warnings]
+    (base / "final.rules").write_text((base / "final.rules").read_text() + '\n@source "a test"\nunused_extra = 1\n')
+    read.clear()
+    changed = load_year(None, draft("read-changed"))
+    assert "unused_extra" in changed.definitions and "read-changed" in [f.name for f in read] and len(read) > 1

@@ -370,6 +370,9 @@ class RowWriter:
             self._tmp.cleanup()
 
 
+_BIN_LABELS = [f"{b}-{b + HISTOGRAM_WIDTH}" for b in range(0, 100, HISTOGRAM_WIDTH)]
+
+
 class _Side:
     """One side's running figures: the final scores (for the median), means, directions, bins."""
 
@@ -379,7 +382,7 @@ class _Side:
         self.adjustments = 0
         self.adjustment_total = Decimal(0)
         self.directions: dict[str, int] = {}
-        self.bins = {f"{b}-{b + HISTOGRAM_WIDTH}": 0 for b in range(0, 100, HISTOGRAM_WIDTH)}
+        self.bins = dict.fromkeys(_BIN_LABELS, 0)
         self.budget = Budget()
 
     def add(self, o: Outcome) -> None:
@@ -393,8 +396,7 @@ class _Side:
             self.adjustments += 1
             self.adjustment_total += Decimal(o.adjustment)
         self.directions[str(o.direction)] = self.directions.get(str(o.direction), 0) + 1
-        b = min(int(f // HISTOGRAM_WIDTH) * HISTOGRAM_WIDTH, 100 - HISTOGRAM_WIDTH)
-        self.bins[f"{b}-{b + HISTOGRAM_WIDTH}"] += 1
+        self.bins[_BIN_LABELS[max(0, min(int(f // HISTOGRAM_WIDTH), len(_BIN_LABELS) - 1))]] += 1
 
     def figures(self) -> dict[str, Any]:
         n = len(self.finals)
@@ -528,10 +530,13 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
         turned_negative += sign_b >= 0 and sign_a < 0
         turned_positive += sign_b <= 0 and sign_a > 0
         for path, value in a.groups.items():
-            g = groups.setdefault(path, {}).setdefault(value, {"records": 0, "negative_before": 0,
-                                                               "negative_after": 0, "turned_negative": 0,
-                                                               "turned_positive": 0, "_before": Decimal(0),
-                                                               "_after": Decimal(0)})
+            by_value = groups.get(path)
+            if by_value is None:
+                by_value = groups[path] = {}
+            g = by_value.get(value)
+            if g is None:
+                g = by_value[value] = {"records": 0, "negative_before": 0, "negative_after": 0, "turned_negative": 0,
+                                       "turned_positive": 0, "_before": Decimal(0), "_after": Decimal(0)}
             neg_b, neg_a = sign_b < 0, sign_a < 0
             g["records"] += 1
             g["negative_before"] += neg_b

@@ -91,11 +91,18 @@ def fingerprint(folder: Path) -> str:
     """What scored a report: a sha256 of the year folder's data and rule files (names and bytes) and
     of every year it extends, so that the same fingerprint and the same submission give the same
     report on any machine. The folders' own rule tests (tests/) do not change a score and are left out."""
-    digest = hashlib.sha256()
     try:
         layers = [layer.folder for layer in chain(folder, default_rules_root())]
     except RulesError:
         layers = [folder]  # loading reports the problem
+    return layer_prints(layers)[-1]
+
+
+def layer_prints(layers: list[Path]) -> list[str]:
+    """The fingerprint of each chain of layers from the base year: the first layer, the first two …,
+    all of them (the last is the year's `fingerprint`)."""
+    digest = hashlib.sha256()
+    prints = []
     for depth, layer in enumerate(layers):
         digest.update(f"layer {depth}\0".encode())
         for path in sorted(p for p in layer.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX)
@@ -103,7 +110,21 @@ def fingerprint(folder: Path) -> str:
             content = path.read_bytes()
             digest.update(f"{path.name}\0{len(content)}\0".encode())
             digest.update(content)
-    return "sha256:" + digest.hexdigest()
+        prints.append("sha256:" + digest.copy().hexdigest())
+    return prints
+
+
+_PREFIXES: dict[tuple[str, tuple[str, ...]], Any] = {}
+"""The state after reading a chain of layers (data, definitions, rule files, warnings), by its
+fingerprint and its folders: a year that extends a loaded one (a reform, a draft) reads only its
+own layer. What reading those layers gives, so the same as reading them again."""
+MAX_PREFIXES = 16
+
+
+def _remember_prefix(key: tuple[str, tuple[str, ...]], state: Any) -> None:
+    if len(_PREFIXES) >= MAX_PREFIXES:
+        _PREFIXES.pop(next(iter(_PREFIXES)))
+    _PREFIXES[key] = state
 
 
 @dataclass
@@ -139,7 +160,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     custom_shapes = shapes is not None
     cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
-        data, by_name, warnings, declaration, layout, generated = cached
+        data, by_name, warnings, declaration, layout, generated, prefix = cached
+        _remember_prefix(prefix[0], (data, by_name, *prefix[1:]))
         schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
         return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema, layout,
                        generated)
@@ -155,7 +177,15 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         layers = chain(folder, default_rules_root())
     except DataError as exc:
         raise DataError(exc.diagnostics) from None
-    for layer in layers:
+    prints = layer_prints([layer.folder for layer in layers])
+    keys = [(prints[i], tuple(str(layer.folder) for layer in layers[:i + 1])) for i in range(len(layers))]
+    start = next((i + 1 for i in range(len(layers) - 2, -1, -1) if keys[i] in _PREFIXES), 0)
+    if start:  # the layers it extends, as a year loaded before read them
+        data, known, files_before, warned = _PREFIXES[keys[start - 1]]
+        by_layer, rule_files, layer_warnings = dict(known), list(files_before), list(warned)
+    for depth, layer in enumerate(layers):
+        if depth < start:
+            continue
         try:
             data = load_data_dir(layer.folder, data)
         except DataError as exc:
@@ -195,6 +225,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
                                                  f"({old.loc})", d.loc, hint="remove it: the inherited one applies",
                                                  severity="warning"))
             by_layer[name] = d
+        if not problems and data is not None:
+            _remember_prefix(keys[depth], (data, dict(by_layer), list(rule_files), list(layer_warnings)))
     data = data or YearData()
     definitions = list(by_layer.values())
     declaration, schema, layout = None, None, None
@@ -237,7 +269,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise RuleCheckError(problems)
     loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, layout)
     if not custom_shapes:
-        yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout, loaded.rules.generated))
+        yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout, loaded.rules.generated,
+                                         (keys[-1], rule_files, layer_warnings)))
     return loaded
 
 
