@@ -324,3 +324,26 @@ def test_the_study_is_tallied_as_records_stream_by(year_2024, tmp_path):
         for e in errors:
             impact._keep_error(kept, e)
         assert kept == sorted(set(errors))[:20]
+
+
+def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch):
+    """`impact` hands a table's rows to its workers as cells (`score_table.rows`), each read into its
+    record where it is scored, and gets each outcome back packed as texts: the same study, outcome
+    for outcome, as the records read here and scored in this process."""
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.score_table import rows
+    from mips_rules.engine.workbench.reform import reform_year
+
+    records = _table_records(year_2024, tmp_path, 150)
+    table = tmp_path / "rows.csv"  # the file _table_records wrote
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    here: list = []
+    alone = impact.compare(year_2024, reform, records, "t80", rows=here, workers=1)
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(impact, "CHUNK", 7)
+    there: list = []
+    assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=there, workers=2) == alone
+    assert there == here
+    b, a = impact.score_outcome(year_2024, records[3][1], 4), impact.score_outcome(reform, records[3][1], 4)
+    groups = [p for p, _ in impact.StudyPlan.of(year_2024).groups]
+    assert impact._unpack(impact._pack(b, groups), groups) == b and impact._unpack(impact._pack(a, groups), groups) == a

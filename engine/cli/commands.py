@@ -482,9 +482,9 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
             reform = reform_year(base_year, set_)
             label = ", ".join(set_)
         if population.suffix.lower() in (".csv", ".parquet"):
-            from mips_rules.engine.populations.score_table import records as table_records
+            from mips_rules.engine.populations.score_table import rows as table_rows
 
-            records = table_records(base_year, population)  # the base year's table layout
+            records = table_rows(base_year, population)  # the base year's table layout; rows read where scored
         else:
             records = read_population(population)
         if records_out is not None:

@@ -71,8 +71,42 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
 def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
     """(row number, record) for `impact`, read as the study goes: a row that cannot be read is
     `{"__error__": …}`. The header is checked now (a missing column stops the study before it starts)."""
+    return ((n, row.read()) for n, row in rows(year, path))
+
+
+class _Reader:
+    """How a table's rows read into records (one per table; a chunk of rows pickles it once)."""
+
+    __slots__ = ("entity_type", "plan", "id_at")
+
+    def __init__(self, entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, Any]]], id_at: int | None):
+        self.entity_type, self.plan, self.id_at = entity_type, plan, id_at
+
+
+class Row:
+    """A table row as read (its cells), read into its record by `read()` — where it is scored: a
+    worker process gets the cells, which pickle faster than the record's Decimals."""
+
+    __slots__ = ("n", "cells", "reader")
+
+    def __init__(self, n: int, cells: list[Any], reader: _Reader):
+        self.n, self.cells, self.reader = n, cells, reader
+
+    def read(self) -> dict[str, Any]:
+        r, row, n = self.reader, self.cells, self.n
+        try:
+            context = _context(r.entity_type, r.plan, row, n)
+        except InputError as exc:
+            return {"__error__": exc.diagnostics[0].message}
+        return {"id": (row[r.id_at] if r.id_at < len(row) else None) if r.id_at is not None else str(n),
+                "context": context}
+
+
+def rows(year: Any, path: Path) -> Iterator[tuple[int, Row]]:
+    """(row number, Row) of a table, read as the study goes (`records`, each row not yet read into
+    its record). The header is checked now."""
     layout = declaration(year)
-    columns, rows = read_rows(path)
+    columns, table = read_rows(path)
     lowered = {c.strip().lower(): c for c in columns}
     index = {c: i for i, c in enumerate(columns)}  # a name given twice: its last column (as csv.DictReader reads it)
     missing = [c for c, spec in layout["columns"].items() if spec.get("required") and c.lower() not in lowered]
@@ -81,20 +115,8 @@ def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
                                     f"layout, {DECLARATION}, needs it)"))
     ids = layout.get("id") or []
     id_column = next((lowered[i.lower()] for i in ([ids] if isinstance(ids, str) else ids) if i.lower() in lowered), None)
-    plan = _plan(layout, lowered, index)
-    entity_type = layout.get("entity_type")
-    id_at = index[id_column] if id_column else None
-
-    def read() -> Iterator[tuple[int, Any]]:
-        for n, row in enumerate(rows, 1):
-            try:
-                context = _context(entity_type, plan, row, n)
-            except InputError as exc:
-                yield n, {"__error__": exc.diagnostics[0].message}
-                continue
-            yield n, {"id": (row[id_at] if id_at < len(row) else None) if id_at is not None else str(n),
-                      "context": context}
-    return read()
+    reader = _Reader(layout.get("entity_type"), _plan(layout, lowered, index), index[id_column] if id_column else None)
+    return ((n, Row(n, cells, reader)) for n, cells in enumerate(table, 1))
 
 
 def _plan(layout: dict[str, Any], lowered: dict[str, str],
