@@ -30,6 +30,7 @@ from mips_rules.engine.inputs.context import parse_context  # noqa: E402
 from mips_rules.engine.scoring.score import score  # noqa: E402
 from mips_rules.engine.inputs.submission import parse_submission  # noqa: E402
 from mips_rules.engine.populations.synth import Synthesizer, write_population  # noqa: E402
+from mips_rules.engine.years import loader  # noqa: E402
 from mips_rules.engine.years.loader import load_year  # noqa: E402
 
 
@@ -49,6 +50,7 @@ def main() -> None:
         for _ in range(3):
             for entry in Path(cache).rglob("*.pickle"):
                 entry.unlink()
+            loader._PREFIXES.clear()  # nor the layers an earlier load read (a reform's shortcut)
             t = time.perf_counter()
             load_year(args.year, ROOT / "rules")
             cold.append(time.perf_counter() - t)
