@@ -334,7 +334,7 @@ def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch)
     from mips_rules.engine.populations.score_table import rows
     from mips_rules.engine.workbench.reform import reform_year
 
-    records = _table_records(year_2024, tmp_path, 150)
+    records = _table_records(year_2024, tmp_path, 600)
     table = tmp_path / "rows.csv"  # the file _table_records wrote
     reform = reform_year(year_2024, ["program.performance_threshold=80"])
     here: list = []
@@ -344,6 +344,13 @@ def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch)
     there: list = []
     assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=there, workers=2) == alone
     assert there == here
+    straight = []  # rows whose form both years had replayed go from their cells to their outcomes
+    row_pair = impact._row_pair
+    monkeypatch.setattr(impact, "_row_pair", lambda *a: straight.append(row_pair(*a)) or straight[-1])
+    in_process: list = []
+    assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=in_process, workers=1) == alone
+    assert in_process == here
+    assert sum(p is not None for p in straight) > 30
     b, a = impact.score_outcome(year_2024, records[3][1], 4), impact.score_outcome(reform, records[3][1], 4)
     groups = [p for p, _ in impact.StudyPlan.of(year_2024).groups]
     assert impact._unpack(impact._pack(b, groups), groups) == b and impact._unpack(impact._pack(a, groups), groups) == a

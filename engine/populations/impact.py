@@ -115,38 +115,83 @@ def score_outcome(year: Any, record: Any, line_no: int, plan: StudyPlan | None =
     with its error, never an exception. `inputs`: its plain inputs, `found`: its context's form
     (`replay.form`), when the other side of a study made them already."""
     plan = plan or StudyPlan.of(year)
-    figures = plan.figures
     record_id = record.get("id") if isinstance(record, dict) else None
     try:
         if not isinstance(record, dict) or ("submission" not in record and "context" not in record):
             return Outcome(record_id, f"line {line_no}: a record needs `submission` and/or `context`")
-        fast = plain_values(year, record, plan, inputs, found)
-        if fast is not None:
-            values, read, budget = fast
-        else:
+        raw = plain_values(year, record, plan, inputs, found)
+        if raw is None:
             from mips_rules.engine.populations.batch import record_inputs
             from mips_rules.engine.scoring.score import report_values
 
             sub, ctx = record_inputs(year, record, f"line {line_no}: ")
             values, ev = report_values(year, sub, ctx, list(plan.paths))
-            read = {p: at(ev.inputs, p) for p, _ in plan.reads}
             with ev.session():
-                budget = {name: ev.value(name) for name in plan.budget}
+                raw = (*[values[p] for p in plan.paths], *[ev.value(name) for name in plan.budget],
+                       *[at(ev.inputs, p) for p, _ in plan.reads])
     except RulesError as exc:
         return Outcome(record_id, " | ".join(d.message for d in exc.diagnostics))
-    out = Outcome(record_id, final_score=values[figures["final_score"]],
-                  adjustment=values[figures["adjustment_percent"]],
-                  direction=values[figures["adjustment_direction"]] if "adjustment_direction" in figures else None)
-    if "budget_negative" in figures:
-        out.negative = abs(Decimal(budget[figures["budget_negative"]]))
-    if "budget_positive" in figures:
-        out.positive = Decimal(budget[figures["budget_positive"]])
-    if "budget_weight" in figures:
-        weight = read[figures["budget_weight"]]
+    return _outcome(plan, record_id, raw)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an outcome's parts are in a record's values (`plain_values`): the figures in the plan's
+    order, then the budget's two sides, then the inputs read."""
+
+    final: int
+    adjustment: int
+    direction: int | None
+    negative: int | None
+    positive: int | None
+    weight: int | None
+    groups: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, plan: StudyPlan) -> "_Layout":
+        figures = plan.figures
+        n, b = len(plan.paths), len(plan.budget)
+        at_path = {p: i for i, p in enumerate(plan.paths)}
+        at_read = {p: n + b + i for i, (p, _) in enumerate(plan.reads)}
+        at_budget = {name: n + i for i, name in enumerate(plan.budget)}
+        return cls(at_path[figures["final_score"]], at_path[figures["adjustment_percent"]],
+                   at_path[figures["adjustment_direction"]] if "adjustment_direction" in figures else None,
+                   at_budget[figures["budget_negative"]] if "budget_negative" in figures else None,
+                   at_budget[figures["budget_positive"]] if "budget_positive" in figures else None,
+                   at_read[figures["budget_weight"]] if "budget_weight" in figures else None,
+                   tuple((p, at_read[p] if parts is not None else at_path[p]) for p, parts in plan.groups))
+
+
+def _outcome(plan: StudyPlan, record_id: Any, raw: tuple[Any, ...]) -> Outcome:
+    """The outcome of a record's values (`plain_values`' order: figures, budget, inputs read)."""
+    layout = plan.cache.get("layout")
+    if layout is None:
+        layout = plan.cache["layout"] = _Layout.of(plan)
+        plan.cache["group_texts"] = {}
+    out = Outcome(record_id, final_score=_plain(raw[layout.final]), adjustment=_plain(raw[layout.adjustment]),
+                  direction=_plain(raw[layout.direction]) if layout.direction is not None else None)
+    if layout.negative is not None:
+        out.negative = abs(Decimal(raw[layout.negative]))
+    if layout.positive is not None:
+        out.positive = Decimal(raw[layout.positive])
+    if layout.weight is not None:
+        weight = raw[layout.weight]
         out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
-    out.groups = {path: _group_text(_plain(read[path] if parts is not None else values.get(path)))
-                  for path, parts in plan.groups}
+    values = tuple([raw[i] for _, i in layout.groups])
+    # Kept by the groups' values (a population has few combinations) where equal values read alike:
+    # texts, true/false and none (not numbers: 1.0 == 1, but they read differently).
+    cached = all(type(v) in _TEXTLIKE for v in values)
+    texts = plan.cache["group_texts"]
+    groups = texts.get(values) if cached else None
+    if groups is None:
+        groups = {p: _group_text(_plain(v)) for (p, _), v in zip(layout.groups, values)}
+        if cached and len(texts) < 4096:
+            texts[values] = groups
+    out.groups = dict(groups)
     return out
+
+
+_TEXTLIKE = (str, bool, type(None))
 
 
 _COMPOUND = (dict, tuple, frozenset)
@@ -167,27 +212,24 @@ def _at_parts(value: Any, parts: tuple[str, ...]) -> Any:
 
 def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
                  inputs: tuple[Any, dict[str, Any]] | None = None, found: Any = None
-                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
-    """(the figures by report path, the inputs read by path, the budget's definitions' values) of a
-    plainly valid record, its inputs checked in plain Python (`scoring/plain_inputs.py`) and the
-    figures read from their definitions — replayed (`populations/replay.py`) for a record without a
-    submission: the values the usual way gives. None when that way does not apply (inputs to check
-    the usual way, a figure that is not one definition's value): then the usual way says what is
-    wrong."""
+                 ) -> tuple[Any, ...] | None:
+    """The values a study reads of a plainly valid record (its figures in the plan's order, the
+    budget's two sides, the inputs read: `StudyPlan.reads`), its inputs checked in plain Python
+    (`scoring/plain_inputs.py`) and the figures read from their definitions — replayed
+    (`populations/replay.py`) for a record without a submission: the values the usual way gives.
+    None when that way does not apply (inputs to check the usual way, a figure that is not one
+    definition's value): then the usual way says what is wrong."""
     if None in plan.rules:
         return None
-    n, b = len(plan.rules), len(plan.budget)
     if inputs is None and "submission" not in record:
         context = record.get("context")
         if not (context is None or type(context) is dict):
             return None
         try:
             context = {} if context is None else context
-            raw = plan.replayer(year).figures(context, form(context) if found is None else found)
+            return plan.replayer(year).figures(context, form(context) if found is None else found)
         except Unplain:
             return None
-        return ({p: _plain(v) for p, v in zip(plan.paths, raw)}, dict(zip([p for p, _ in plan.reads], raw[n + b:])),
-                dict(zip(plan.budget, raw[n:n + b])))
     from mips_rules.engine.scoring.plain_inputs import evaluation, plain_inputs
     from mips_rules.engine.scoring.score import refuse_rejected
 
@@ -200,8 +242,7 @@ def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
         refuse_rejected(year, ev)
         raw = tuple([ev.value(r) for r in (*plan.rules, *plan.budget)])  # type: ignore[misc]
     given = {"submission": inputs[0], "context": inputs[1]}
-    return ({p: to_plain(v) for p, v in zip(plan.paths, raw)}, {p: _at_parts(given, parts) for p, parts in plan.reads},
-            dict(zip(plan.budget, raw[n:])))
+    return (*raw, *[_at_parts(given, parts) for _, parts in plan.reads])
 
 
 def read_population(path: Path) -> Iterator[tuple[int, Any]]:
@@ -426,9 +467,16 @@ _SIDES: dict[str, Any] = {}  # both years and their plans for the worker process
 
 
 def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: Any) -> tuple[Outcome, Outcome]:
-    """A record under both years; its plain inputs made once when both years check them alike."""
+    """A record under both years; its plain inputs made once when both years check them alike. A
+    table's row (`score_table.Row`) whose form both years have replayed goes straight from its cells
+    to its outcomes (`_row_pair`); any other is read into its record here."""
     from mips_rules.engine.scoring.plain_inputs import plain_inputs, reusable
 
+    if not isinstance(record, dict) and hasattr(record, "cells_form"):
+        quick = _row_pair(sides, record)
+        if quick is not None:
+            return quick
+        record = record.read()
     if isinstance(record, dict) and "__error__" in record:
         return Outcome(None, record["__error__"]), Outcome(None, record["__error__"])
     base, base_plan, reform, reform_plan, alike = sides
@@ -445,6 +493,45 @@ def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: An
     return score_outcome(base, record, n, base_plan), score_outcome(reform, record, n, reform_plan)
 
 
+_ORDERS: dict[tuple[str, Any], Any] = {}  # (table, cells form) → (the record's form, its numbers' cells) or None
+MAX_ORDERS = 4096
+_NONE_YET = object()
+
+
+def _row_pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], row: Any) -> tuple[Outcome, Outcome] | None:
+    """A table row's outcomes from its cells, where both years have a tape for its form that has
+    been checked (`Replayer.replay_known`): the numbers parsed from the cells, in the form's order,
+    are all a replay needs — the same outcomes as the row read into its record and scored. None
+    where that does not apply (the caller reads the row and scores it)."""
+    got = row.cells_form()
+    if got is None:
+        return None
+    cells_form, numbers_by_cell = got
+    key = (row.reader.signature, cells_form)
+    entry = _ORDERS.get(key, _NONE_YET)
+    if entry is _NONE_YET:
+        if len(_ORDERS) >= MAX_ORDERS:
+            return None
+        entry = _ORDERS[key] = row.number_order()
+    if entry is None:
+        return None
+    form_key, order = entry
+    numbers = tuple([numbers_by_cell[c] for c in order])
+    base, base_plan, reform, reform_plan, _ = sides
+    if None in base_plan.rules or None in reform_plan.rules:
+        return None
+    before = base_plan.replayer(base).replay_known(form_key, numbers)
+    if before is None:
+        return None
+    after = reform_plan.replayer(reform).replay_known(form_key, numbers)
+    if after is None:
+        return None
+    record_id = row.record_id()
+    return _outcome(base_plan, record_id, before), _outcome(reform_plan, record_id, after)
+
+
+
+
 def _checks_alike(base: Any, reform: Any) -> bool:
     a, b = getattr(base, "context_schema", None), getattr(reform, "context_schema", None)
     return a is not None and b is not None and hasattr(a, "checks_alike") and a.checks_alike(b)
@@ -456,12 +543,7 @@ def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[int, Any, Any]]:
     sides = _SIDES["sides"]
     groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
     return [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in
-            ((n, *_pair(sides, n, _record_of(record))) for n, record in chunk)]
-
-
-def _record_of(record: Any) -> Any:
-    """A record as read: a table's row (`score_table.Row`) is read into its record here, in the worker."""
-    return record.read() if hasattr(record, "read") and not isinstance(record, dict) else record
+            ((n, *_pair(sides, n, record)) for n, record in chunk)]
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -508,7 +590,7 @@ def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
     first = list(itertools.islice(records, PARALLEL_FROM))
     if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
         for line, record in itertools.chain(first, records):
-            yield (line, *_pair(sides, line, _record_of(record)))
+            yield (line, *_pair(sides, line, record))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -77,10 +77,15 @@ def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
 class _Reader:
     """How a table's rows read into records (one per table; a chunk of rows pickles it once)."""
 
-    __slots__ = ("entity_type", "plan", "id_at")
+    __slots__ = ("entity_type", "plan", "id_at", "numbers", "others", "signature")
 
     def __init__(self, entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, Any]]], id_at: int | None):
         self.entity_type, self.plan, self.id_at = entity_type, plan, id_at
+        plain = [at for at, _, _, spec in plan if spec["type"] == "number" and "map" not in spec]
+        self.numbers = tuple(plain)  # the cells read as numbers
+        self.others = tuple(at for at, _, _, _ in plan if at not in plain)  # the cells whose text decides
+        self.signature = repr((entity_type, [(at, column, parts, sorted(spec.items(), key=str))
+                                             for at, column, parts, spec in plan]))
 
 
 class Row:
@@ -98,8 +103,49 @@ class Row:
             context = _context(r.entity_type, r.plan, row, n)
         except InputError as exc:
             return {"__error__": exc.diagnostics[0].message}
-        return {"id": (row[r.id_at] if r.id_at < len(row) else None) if r.id_at is not None else str(n),
-                "context": context}
+        return {"id": self.record_id(), "context": context}
+
+    def record_id(self) -> Any:
+        r, row = self.reader, self.cells
+        return (row[r.id_at] if r.id_at < len(row) else None) if r.id_at is not None else str(self.n)
+
+    def cells_form(self) -> tuple[tuple[Any, ...], dict[int, Decimal]] | None:
+        """(what decides the record's form: the text of each cell not read as a number, and which
+        number cells are given; the numbers, by cell) — None where a number cell does not read as one
+        (`read` says why). Rows of one cells form read into records of one form (`replay.form`)."""
+        row, r = self.cells, self.reader
+        width = len(row)
+        numbers: dict[int, Decimal] = {}
+        for at in r.numbers:
+            raw = row[at] if at < width else None
+            text = "" if raw is None else str(raw).strip()
+            if text:
+                try:
+                    value = Decimal(text.replace(",", ""))
+                except InvalidOperation:
+                    return None
+                if not value.is_finite():
+                    return None
+                numbers[at] = value
+        texts = tuple(row[at] if at < width else None for at in r.others)
+        return (texts, tuple(numbers)), numbers
+
+    def number_order(self) -> tuple[Any, list[int]] | None:
+        """(the record's form, the cell of each of its numbers in the form's order), or None (a row
+        that cannot be read, a number that is not a cell's)."""
+        from mips_rules.engine.populations.replay import form
+
+        r = self.reader
+        cells: dict[int, int] = {}
+        try:
+            context = _context(r.entity_type, r.plan, self.cells, self.n, cells)
+        except InputError:
+            return None
+        found = form(context)
+        if found is None:
+            return None
+        order = [cells.get(id(x)) for x in found[1]]
+        return None if None in order else (found[0], order)  # type: ignore[return-value]
 
 
 def rows(year: Any, path: Path) -> Iterator[tuple[int, Row]]:
@@ -127,7 +173,8 @@ def _plan(layout: dict[str, Any], lowered: dict[str, str],
 
 
 def _context(entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, Any]]], row: list[Any],
-             n: int) -> dict[str, Any]:
+             n: int, cells: dict[int, int] | None = None) -> dict[str, Any]:
+    """The row's context; `cells` (if given) gets the cell each number came from, by the number's id."""
     context: dict[str, Any] = {}
     if entity_type:
         context["entity"] = {"type": entity_type}
@@ -139,6 +186,8 @@ def _context(entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, A
         value = _read(raw, spec, column, n)
         if value is None:
             continue
+        if cells is not None and type(value) is Decimal:
+            cells[id(value)] = at
         target = context
         for part in parts[:-1]:
             target = target.setdefault(part, {})
