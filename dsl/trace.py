@@ -1,8 +1,8 @@
 """An evaluation recorded as straight-line decimal arithmetic, replayed on other inputs.
 
-Many inputs share everything but their numbers: a table of category scores is a million rows of
-one of a few hundred forms (which scores are given, the statuses, the reporting option). For such
-a form, the rules do the same thing to every row — the same operations on its numbers — except
+Many inputs share everything but their numbers: a table of a million rows may hold a few hundred
+forms (which fields are given, their texts and true/false values). For such a form, the rules do
+the same thing to every row — the same operations on its numbers — except
 where a comparison of numbers decides otherwise. So one row's evaluation, its numbers `Traced`,
 is recorded as a `Tape`: each operation on a number, and each comparison as a guard with the
 outcome it had. Replayed on another row's numbers, the tape gives that row's values exactly (the
@@ -10,15 +10,14 @@ same decimal operations, in the same order, in the same decimal context), or Non
 comes out otherwise — then the row is evaluated the usual way, and may be recorded in turn.
 
 Anything the rules' code learns of a traced number other than through arithmetic or a comparison
-(its text, a hash, its integer value, any other method) pins the tape to that exact number: a
-guard that the replayed number is the same, digit for digit. The tape is never wrong, at worst
-of no use. The rule language knows nothing of this; the operations accept the `Traced` subclass
+(its text, its integer value, any other method) pins the tape to that exact number: a guard
+that the replayed number is the same, digit for digit (a hash: the same value). The tape is never
+wrong, at worst of no use. The rule language knows nothing of this; the operations accept the `Traced` subclass
 of Decimal wherever they accept a number (`ops._num`, `values.equal`, `require_number`).
 """
 
 from __future__ import annotations
 
-import decimal
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -257,7 +256,3 @@ def trace(numbers: list[Decimal], run: Callable[[list[Traced]], Any],
     exec(compile(source, "<tape>", "exec"), scope)  # noqa: S102 - our own generated text
     return result, Tape(scope["make"](*rec.consts), source)
 
-
-def replay_context(rule_context: decimal.Context) -> Any:
-    """The decimal context the recorded operations ran in (a replay runs in it too)."""
-    return decimal.localcontext(rule_context)

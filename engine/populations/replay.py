@@ -1,9 +1,10 @@
 """A study's figures for records without a submission (a table's rows), replayed from recorded
 evaluations (`dsl/trace.py`) instead of evaluated again for each row.
 
-A row's form is its context with the numbers left out: which fields it has, its texts and
-true/false values. The first row of a form is evaluated twice, the usual way and recorded (its
-numbers traced); the two must agree to the digit, and the tape is kept for the form. Later rows
+A row's form is its context as read with the numbers left out: which fields it has, its texts
+and true/false values. The first row of a form is evaluated twice, the usual way and recorded
+(its numbers traced, from the plain checks of the context to the figures); the two must agree
+to the digit, and the tape is kept for the form. Later rows
 of the form replay a tape on their own numbers: the same decimal operations in the same order,
 so the same values; a guard that fails (a comparison of numbers that comes out otherwise) sends
 the row to another tape, or to be recorded in turn. The first replays of each tape are checked
@@ -25,6 +26,7 @@ MAX_TAPES = 4096  # in all (each some kilobytes of code): past it, rows are eval
 MAX_FORMS = 4096
 MAX_FAILURES_PER_FORM = 3
 CHECKED_REPLAYS = 2  # each tape's first replays are compared with the usual evaluation
+
 
 class Unplain(Exception):
     """The record is not plainly valid: the usual way checks it (and says what is wrong)."""
@@ -119,19 +121,19 @@ def same(a: Any, b: Any) -> bool:
 
 
 class _Form:
-    __slots__ = ("tapes", "failures", "calls")
+    __slots__ = ("tapes", "failures")
 
     def __init__(self) -> None:
-        self.tapes: list[Tape] = []
-        self.failures = 0
-        self.calls = 0
+        self.tapes: list[Tape] = []  # the most used first
+        self.failures = 0  # recordings that failed (an error, a value of no form)
 
 
 class Replayer:
-    """One year's tapes for one list of figures (definition names), by form.
+    """One year's tapes of a study's values, by form.
 
-    `evaluate(context_value, numbers_or_none)` is the usual evaluation: the raw values of the
-    figures, or raises what the usual way raises; with traced numbers it is the recording."""
+    `evaluate(record)` is the usual evaluation of an input as read: the values, or it raises what
+    the usual way raises (Unplain where that way is the models'); given the input with its numbers
+    traced, it is the recording."""
 
     def __init__(self, evaluate: Callable[[Any], tuple[Any, ...]], decimal_context: Any):
         self.evaluate = evaluate
