@@ -171,12 +171,12 @@ def _outcome(plan: StudyPlan, record_id: Any, raw: tuple[Any, ...]) -> Outcome:
     out = Outcome(record_id, final_score=_plain(raw[layout.final]), adjustment=_plain(raw[layout.adjustment]),
                   direction=_plain(raw[layout.direction]) if layout.direction is not None else None)
     if layout.negative is not None:
-        out.negative = abs(Decimal(raw[layout.negative]))
+        out.negative = abs(_number(raw[layout.negative]))
     if layout.positive is not None:
-        out.positive = Decimal(raw[layout.positive])
+        out.positive = _number(raw[layout.positive])
     if layout.weight is not None:
         weight = raw[layout.weight]
-        out.weight = Decimal(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
+        out.weight = _number(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
     values = tuple([raw[i] for _, i in layout.groups])
     # Kept by the groups' values (a population has few combinations) where equal values read alike:
     # texts, true/false and none (not numbers: 1.0 == 1, but they read differently).
@@ -187,7 +187,7 @@ def _outcome(plan: StudyPlan, record_id: Any, raw: tuple[Any, ...]) -> Outcome:
         groups = {p: _group_text(_plain(v)) for (p, _), v in zip(layout.groups, values)}
         if cached and len(texts) < 4096:
             texts[values] = groups
-    out.groups = dict(groups)
+    out.groups = groups  # shared by the records of these groups: read, never changed
     return out
 
 
@@ -288,8 +288,8 @@ class Budget:
             return
         self.scored += 1
         # × 1 as a weight of 1: the product is rounded to the context's precision like a weighted one
-        self.negative += o.negative * Decimal(1)
-        self.positive += o.positive * Decimal(1)
+        self.negative += o.negative * _ONE
+        self.positive += o.positive * _ONE
         if o.weight is not None:
             self.weighted += 1
             self.negative_weighted += o.negative * o.weight
@@ -430,13 +430,14 @@ class _Side:
         self.budget.add(o)
         if o.error is not None or o.final_score is None:
             return
-        f = Decimal(o.final_score)
+        f = _number(o.final_score)
         self.finals.append(f)
         self.total += f
         if o.adjustment is not None:
             self.adjustments += 1
-            self.adjustment_total += Decimal(o.adjustment)
-        self.directions[str(o.direction)] = self.directions.get(str(o.direction), 0) + 1
+            self.adjustment_total += _number(o.adjustment)
+        direction = str(o.direction)
+        self.directions[direction] = self.directions.get(direction, 0) + 1
         self.bins[_BIN_LABELS[max(0, min(int(f // HISTOGRAM_WIDTH), len(_BIN_LABELS) - 1))]] += 1
 
     def figures(self) -> dict[str, Any]:
@@ -451,8 +452,18 @@ class _Side:
 
 def _sign(o: Outcome) -> int:
     """The adjustment's sign (a penalty is below 0): what "turned negative" means, whatever the year calls it."""
-    a = Decimal(o.adjustment) if o.adjustment is not None else Decimal(0)
+    if o.adjustment is None:
+        return 0
+    a = _number(o.adjustment)
     return (a > 0) - (a < 0)
+
+
+_ONE = Decimal(1)
+
+
+def _number(v: Any) -> Decimal:
+    """`Decimal(v)`: a Decimal as it is (the same number, digit for digit)."""
+    return v if type(v) is Decimal else Decimal(v)
 
 
 def _mean_of(total: Decimal, n: int) -> Decimal | None:
@@ -626,6 +637,7 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
     change_total = Decimal(0)
     turned_negative = turned_positive = 0
     groups: dict[str, dict[str, Any]] = {}
+    in_groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # a record's groups → their tallies
     errors: list[str] = []  # the 20 first in sorted order of the distinct errors
     for line, b, a in score_pairs(base, reform, records, workers):
         records_seen += 1
@@ -643,31 +655,31 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
         scored_both += 1
         if a.final_score != b.final_score:
             changed += 1
-            change_total += Decimal(a.final_score) - Decimal(b.final_score)
+            change_total += _number(a.final_score) - _number(b.final_score)
             up += a.final_score > b.final_score
             down += a.final_score < b.final_score
         if a.direction != b.direction:
             key = f"{b.direction} → {a.direction}"
             transitions[key] = transitions.get(key, 0) + 1
         sign_b, sign_a = _sign(b), _sign(a)
-        turned_negative += sign_b >= 0 and sign_a < 0
-        turned_positive += sign_b <= 0 and sign_a > 0
-        for path, value in a.groups.items():
-            by_value = groups.get(path)
-            if by_value is None:
-                by_value = groups[path] = {}
-            g = by_value.get(value)
-            if g is None:
-                g = by_value[value] = {"records": 0, "negative_before": 0, "negative_after": 0, "turned_negative": 0,
-                                       "turned_positive": 0, "_before": Decimal(0), "_after": Decimal(0)}
-            neg_b, neg_a = sign_b < 0, sign_a < 0
+        neg_b, neg_a, pos_a = sign_b < 0, sign_a < 0, sign_a > 0
+        turned_negative += not neg_b and neg_a
+        turned_positive += sign_b <= 0 and pos_a
+        combination = tuple(a.groups.items())  # a population has few: their tallies are found once
+        tallies = in_groups.get(combination)
+        if tallies is None:
+            tallies = [_group_tally(groups, path, value) for path, value in combination]
+            if len(in_groups) < 10_000:
+                in_groups[combination] = tallies
+        final_b, final_a = _number(b.final_score), _number(a.final_score)
+        for g in tallies:
             g["records"] += 1
             g["negative_before"] += neg_b
             g["negative_after"] += neg_a
             g["turned_negative"] += not neg_b and neg_a
-            g["turned_positive"] += sign_b <= 0 and sign_a > 0
-            g["_before"] += Decimal(b.final_score)
-            g["_after"] += Decimal(a.final_score)
+            g["turned_positive"] += sign_b <= 0 and pos_a
+            g["_before"] += final_b
+            g["_after"] += final_a
     for by_value in groups.values():
         for g in by_value.values():
             g["mean_final_score_before"] = _mean_of(g.pop("_before"), g["records"])
@@ -685,6 +697,16 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
         "scaling_factor": {"before": scaling_factor(base, before.budget), "after": scaling_factor(reform, after.budget)},
         "groups": {path: dict(sorted(v.items())) for path, v in groups.items()},
     }
+
+
+def _group_tally(groups: dict[str, dict[str, Any]], path: str, value: Any) -> dict[str, Any]:
+    """The running tally of one group (a value of one breakdown), made on its first record."""
+    by_value = groups.setdefault(path, {})
+    g = by_value.get(value)
+    if g is None:
+        g = by_value[value] = {"records": 0, "negative_before": 0, "negative_after": 0, "turned_negative": 0,
+                               "turned_positive": 0, "_before": Decimal(0), "_after": Decimal(0)}
+    return g
 
 
 def _keep_error(kept: list[str], error: str, limit: int = 20) -> None:
