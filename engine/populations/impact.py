@@ -90,21 +90,13 @@ class StudyPlan:
         if found is None:
             from mips_rules.dsl.compiler import RULE_DECIMAL_CONTEXT
             from mips_rules.engine.populations.replay import Replayer, Unplain
-            from mips_rules.engine.scoring.plain_inputs import evaluation_of_value, plain_inputs
-            from mips_rules.engine.scoring.score import refuse_rejected
-
-            names = (*self.rules, *self.budget)
-            reads = self.reads
+            from mips_rules.engine.scoring.plain_inputs import plain_inputs
 
             def evaluate(context: Any) -> tuple[Any, ...]:
                 inputs = plain_inputs(year, {"context": context})
                 if inputs is None:
                     raise Unplain
-                ev = evaluation_of_value(year, inputs[0], to_value(inputs[1]))
-                given = {"submission": inputs[0], "context": inputs[1]}
-                with ev.session():
-                    refuse_rejected(year, ev)
-                    return (*[ev.value(n) for n in names], *[_at_parts(given, parts) for _, parts in reads])
+                return _values_of(year, self, inputs)
             found = self.cache["replayer"] = Replayer(evaluate, RULE_DECIMAL_CONTEXT)
         return found
 
@@ -230,19 +222,27 @@ def plain_values(year: Any, record: dict[str, Any], plan: StudyPlan,
             return plan.replayer(year).figures(context, form(context) if found is None else found)
         except Unplain:
             return None
-    from mips_rules.engine.scoring.plain_inputs import evaluation, plain_inputs
-    from mips_rules.engine.scoring.score import refuse_rejected
+    from mips_rules.engine.scoring.plain_inputs import plain_inputs
 
     if inputs is None:
         inputs = plain_inputs(year, record)
         if inputs is None:
             return None
-    ev = evaluation(year, *inputs)
+    return _values_of(year, plan, inputs)
+
+
+def _values_of(year: Any, plan: StudyPlan, inputs: tuple[Any, dict[str, Any]]) -> tuple[Any, ...]:
+    """The values a study reads (`plain_values`' order), evaluated from plain inputs: the rules'
+    submission value and the context's checked record."""
+    from mips_rules.engine.scoring.plain_inputs import evaluation_of_value
+    from mips_rules.engine.scoring.score import refuse_rejected
+
+    ev = evaluation_of_value(year, inputs[0], to_value(inputs[1]))
+    given = {"submission": inputs[0], "context": inputs[1]}
     with ev.session():
         refuse_rejected(year, ev)
-        raw = tuple([ev.value(r) for r in (*plan.rules, *plan.budget)])  # type: ignore[misc]
-    given = {"submission": inputs[0], "context": inputs[1]}
-    return (*raw, *[_at_parts(given, parts) for _, parts in plan.reads])
+        return (*[ev.value(r) for r in (*plan.rules, *plan.budget)],  # type: ignore[misc]
+                *[_at_parts(given, parts) for _, parts in plan.reads])
 
 
 def read_population(path: Path) -> Iterator[tuple[int, Any]]:
