@@ -36,6 +36,10 @@ class Recorder:
         self.consts: list[Any] = []
         self._const_at: dict[tuple[type, str], int] = {}
         self.slots = n_inputs
+        # Each slot is written once, and every operation runs in one decimal context: an operation or
+        # a guard written before means the same again (its result is reused, the guard not repeated).
+        self._made: dict[str, Traced] = {}
+        self._guarded: set[str] = set()
 
     def ref(self, v: Any) -> str:
         if isinstance(v, Traced):
@@ -59,20 +63,28 @@ class Recorder:
         where it is not a number)."""
         if type(result) is not Decimal:
             return result
+        expression = template.format(*(self.ref(a) for a in args))
+        made = self._made.get(expression)
+        if made is not None:
+            return made
         slot = self.slots
         self.slots += 1
-        self._line(f"s{slot} = " + template.format(*(self.ref(a) for a in args)))
-        return Traced._of(result, self, slot)
+        self._line(f"s{slot} = {expression}")
+        made = self._made[expression] = Traced._of(result, self, slot)
+        return made
 
     def guard(self, template: str, args: tuple[Any, ...], outcome: Any) -> None:
         """The replay goes on only where `template` gives `outcome` again."""
         test = template.format(*(self.ref(a) for a in args))
         if outcome is True:
-            self._line(f"if not ({test}): return None")
+            line = f"if not ({test}): return None"
         elif outcome is False:
-            self._line(f"if {test}: return None")
+            line = f"if {test}: return None"
         else:
-            self._line(f"if ({test}) != {self.ref(outcome)}: return None")
+            line = f"if ({test}) != {self.ref(outcome)}: return None"
+        if line not in self._guarded:
+            self._guarded.add(line)
+            self._line(line)
 
     def same(self, *values: Any) -> None:
         """Pin the traced numbers among `values` to their exact digits."""

@@ -72,3 +72,19 @@ def test_a_trapped_condition_is_the_callers_to_report():
         assert tape.replay((D("9"), D("3"))) == (D("3"),)
         with pytest.raises(decimal.DivisionByZero):
             tape.replay((D("9"), D("0")))
+
+
+def test_an_operation_or_guard_met_again_is_written_once():
+    """Slots are written once and one decimal context holds: `x * 3` computed twice is one line, and
+    `x * 3 > 10` tested twice is one guard."""
+    import decimal
+
+    def twice(xs):
+        first, second = xs[0] * 3, xs[0] * 3
+        return (first if first > 10 else D(0), second if second > 10 else D(1))
+
+    with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+        recorded, tape = trace([D("4")], twice, _tuple_of)
+        assert recorded == (D(12), D(12))
+        assert tape.source.count(" * ") == 1 and tape.source.count("if ") == 1
+        assert tape.replay((D("5"),)) == (D(15), D(15)) and tape.replay((D("3"),)) is None
