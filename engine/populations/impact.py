@@ -58,7 +58,7 @@ class StudyPlan:
     rules: tuple[str | None, ...]
     budget: tuple[str, ...] = ()  # the definitions of the budget's two sides, as the figures name them
     groups: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # each breakdown: the input path read, or None for a figure
-    cache: dict[str, Any] = field(default_factory=dict, compare=False)  # the replayer, made on first use
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)  # made on first use: replayer, reads, layout
 
     @classmethod
     def of(cls, year: Any) -> "StudyPlan":
@@ -89,7 +89,7 @@ class StudyPlan:
         found = self.cache.get("replayer")
         if found is None:
             from mips_rules.dsl.compiler import RULE_DECIMAL_CONTEXT
-            from mips_rules.engine.populations.replay import Replayer, Unplain
+            from mips_rules.engine.populations.replay import Replayer
             from mips_rules.engine.scoring.plain_inputs import plain_inputs
 
             def evaluate(context: Any) -> tuple[Any, ...]:
