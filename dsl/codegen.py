@@ -144,11 +144,12 @@ class CodeGen:
     @staticmethod
     def _fast_equality(node: ast.Binary, left: str, right: str) -> str | None:
         """`x == "text"`, `x == none`, `x == true`: plain Python comparisons mean the same here."""
-        for lit, other in ((node.right, left), (node.left, right)):
+        for lit, other_node, other in ((node.right, node.left, left), (node.left, node.right, right)):
             if isinstance(lit, ast.String):
                 return f"({other} == {lit.value!r})"
             if isinstance(lit, ast.Const):
-                return f"({other} is {lit.value!r})"
+                # A text literal is never true, false or none: `==` says so without `is` on a literal
+                return f"({other} {'==' if isinstance(other_node, ast.String) else 'is'} {lit.value!r})"
         return None
 
     # Expressions whose value is always true or false (or a failure): tested without a check.
