@@ -354,3 +354,34 @@ def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch)
     b, a = impact.score_outcome(year_2024, records[3][1], 4), impact.score_outcome(reform, records[3][1], 4)
     groups = [p for p, _ in impact.StudyPlan.of(year_2024).groups]
     assert impact._unpack(impact._pack(b, groups), groups) == b and impact._unpack(impact._pack(a, groups), groups) == a
+
+
+def test_odd_cells_read_the_same_straight_or_as_records(year_2024, tmp_path, monkeypatch):
+    """Cells a row goes straight from (`Row.cells_form`) read as `_read` reads them: spaces, thousands
+    commas, exponents; a cell that is no number (NaN, text) sends the row the usual way, to its error."""
+    import csv
+
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.score_table import rows
+    from mips_rules.engine.workbench.reform import reform_year
+
+    header = ["npi", "quality category score", "cost category score", "improvement activities (ia) category score",
+              "promoting interoperability (pi) category score", "allowed charges", "small practice status"]
+    odd = [" 75 ", "7.5E+1", "75.00", "NaN", "abc", "", "1e2", "-0", "0.0"]
+    charges = ["1,000,000", " 95000 ", "9.5E+4", "inf", "", "95000.001"]
+    path = tmp_path / "odd.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for i in range(1200):  # each odd cell many times: the later rows go straight from their cells
+            w.writerow([i, odd[i % len(odd)], odd[(i // 3) % len(odd)], "40", "75", charges[i % len(charges)],
+                        ["true", "", " FALSE ", "maybe"][i % 4]])
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    sides = (year_2024, impact.StudyPlan.of(year_2024), reform, impact.StudyPlan.of(reform), True)
+    straight, quick = 0, []
+    for n, row in rows(year_2024, path):
+        straight += impact._row_pair(sides, row) is not None
+        quick.append(impact._pair(sides, n, row))
+    assert straight > 50
+    monkeypatch.setattr(impact, "plain_values", lambda *a: None)  # the input models, no replay
+    assert quick == [impact._pair(sides, n, row.read()) for n, row in rows(year_2024, path)]
