@@ -16,6 +16,7 @@ evaluated the usual way.
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -91,6 +92,7 @@ def form(record: Any) -> Form | None:
 
 
 _UNSET: Any = object()
+_TRAPPED: Any = object()  # a replay raised
 
 
 def _emit(value: Any, ref: Callable[[Any], str]) -> str:
@@ -168,48 +170,43 @@ class Replayer:
         entry = self.forms.get(key) if self.on else None
         if entry is None:
             return None
-        import decimal
-
-        tapes = entry.tapes
-        with decimal.localcontext(self.decimal_context):
-            for i, tape in enumerate(tapes):
-                if tape.hits < CHECKED_REPLAYS:
-                    continue
-                try:
-                    got = tape.replay(numbers)
-                except Exception:  # noqa: BLE001 - a trapped condition: the usual way says what
-                    return None
-                if got is not None:
-                    tape.hits += 1
-                    if i and tape.hits > tapes[i - 1].hits:  # the most used tapes are tried first
-                        tapes[i - 1], tapes[i] = tape, tapes[i - 1]
-                    self.stats["replayed"] += 1
-                    return got
-        return None
+        tape, got = self._fit(entry, numbers, checked_only=True)
+        if tape is None:
+            return None
+        self.stats["replayed"] += 1
+        return got
 
     def _replay(self, form: _Form, record: dict[str, Any], numbers: list[Decimal]) -> tuple[Any, ...] | None:
-        import decimal
+        tape, got = self._fit(form, tuple(numbers))
+        if tape is not None:
+            if tape.hits <= CHECKED_REPLAYS:
+                return self._checked(got, record)
+            self.stats["replayed"] += 1
+            return got
+        if got is _TRAPPED or len(form.tapes) >= MAX_TAPES_PER_FORM or self.tapes >= MAX_TAPES \
+                or form.failures >= MAX_FAILURES_PER_FORM + 4 * len(form.tapes):
+            return None
+        return self._record(form, record, numbers)
 
-        X = tuple(numbers)
+    def _fit(self, form: _Form, numbers: tuple[Decimal, ...], checked_only: bool = False) -> tuple[Tape | None, Any]:
+        """(the first of the form's tapes that fits these numbers, its values) — the most used tapes
+        first; (None, None) when none fits, (None, _TRAPPED) when a replay raised (a trapped
+        condition: the usual way says what)."""
         tapes = form.tapes
         with decimal.localcontext(self.decimal_context):
             for i, tape in enumerate(tapes):
+                if checked_only and tape.hits < CHECKED_REPLAYS:
+                    continue
                 try:
-                    got = tape.replay(X)
-                except Exception:  # noqa: BLE001 - a trapped condition: the usual way says what
-                    return None
+                    got = tape.replay(numbers)
+                except Exception:  # noqa: BLE001 - the usual way reports it
+                    return None, _TRAPPED
                 if got is not None:
                     tape.hits += 1
-                    if i and tape.hits > tapes[i - 1].hits:  # the most used tapes are tried first
+                    if i and tape.hits > tapes[i - 1].hits:
                         tapes[i - 1], tapes[i] = tape, tapes[i - 1]
-                    if tape.hits <= CHECKED_REPLAYS:
-                        return self._checked(got, record)
-                    self.stats["replayed"] += 1
-                    return got
-        if len(tapes) >= MAX_TAPES_PER_FORM or self.tapes >= MAX_TAPES \
-                or form.failures >= MAX_FAILURES_PER_FORM + 4 * len(tapes):
-            return None
-        return self._record(form, record, numbers)
+                    return tape, got
+        return None, None
 
     def _checked(self, got: tuple[Any, ...], record: dict[str, Any]) -> tuple[Any, ...] | None:
         usual = self.evaluate(record)
@@ -219,9 +216,6 @@ class Replayer:
         return usual
 
     def _record(self, form: _Form, record: dict[str, Any], numbers: list[Decimal]) -> tuple[Any, ...] | None:
-        import decimal
-
-
         def run(traced: list[Any]) -> tuple[Any, ...]:
             return self.evaluate(with_numbers(record, iter(traced)))
         try:

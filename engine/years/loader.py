@@ -156,7 +156,12 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     `rulesctl data import` wrote it) and its rule files, nothing else."""
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
-    print_ = fingerprint(folder)
+    try:
+        layers = chain(folder, default_rules_root())
+    except DataError as exc:
+        layers, layers_error = None, exc  # reported below, when the folder is read
+    prints = layer_prints([layer.folder for layer in layers] if layers is not None else [folder])
+    print_ = prints[-1]  # the year's `fingerprint`, its files read once
     custom_shapes = shapes is not None
     cached = yearcache.read(folder, print_) if not custom_shapes else None
     if cached is not None:
@@ -173,11 +178,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     by_layer: dict[str, ast.Definition] = {}
     rule_files: list[Path] = []
     layer_warnings: list[Diagnostic] = []
-    try:
-        layers = chain(folder, default_rules_root())
-    except DataError as exc:
-        raise DataError(exc.diagnostics) from None
-    prints = layer_prints([layer.folder for layer in layers])
+    if layers is None:
+        raise DataError(layers_error.diagnostics) from None
     keys = [(prints[i], tuple(str(layer.folder) for layer in layers[:i + 1])) for i in range(len(layers))]
     start = next((i + 1 for i in range(len(layers) - 2, -1, -1) if keys[i] in _PREFIXES), 0)
     if start:  # the layers it extends, as a year loaded before read them
