@@ -237,12 +237,19 @@ for _name in dir(Decimal):
         setattr(Traced, _name, _pinned(_name))
 
 
+TRAPPED: Any = type("Trapped", (), {"__repr__": lambda self: "TRAPPED"})()
+"""What `Tape.replay_many` gives for numbers whose replay raised (a trapped decimal condition)."""
+
+
 class Tape:
     """A recorded evaluation as a function of the inputs' numbers: `replay(numbers)` gives the
-    recorded outputs for them, or None when a guard fails."""
+    recorded outputs for them, or None when a guard fails; `replay_many(list of numbers)` the same
+    for each (TRAPPED where a replay raised), in one loop: no call, no context entered, per item."""
 
-    def __init__(self, replay: Callable[[tuple[Any, ...]], Any], source: str):
+    def __init__(self, replay: Callable[[tuple[Any, ...]], Any], source: str,
+                 replay_many: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None):
         self.replay = replay
+        self.replay_many = replay_many
         self.source = source
         self.hits = 0
 
@@ -256,15 +263,34 @@ def trace(numbers: list[Decimal], run: Callable[[list[Traced]], Any],
     traced = [Traced._of(v, rec, i) for i, v in enumerate(numbers)]
     result = run(traced)
     out = emit(result, rec.ref)
-    names = ", ".join(f"s{i}" for i in range(len(numbers)))
+    unpack = f"{', '.join(f's{i}' for i in range(len(numbers)))}{',' if len(numbers) == 1 else ''} = X" \
+        if numbers else "pass"
     consts = ", ".join(f"k{i}" for i in range(len(rec.consts)))
-    body = "\n".join(f"        {line}" for line in rec.lines)
-    source = (f"def make({consts}):\n"
-              f"    def replay(X):\n"
-              f"        {names}{',' if len(numbers) == 1 else ''} = X\n" if numbers else
-              f"def make({consts}):\n    def replay(X):\n")
-    source += f"{body}\n        return {out}\n    return replay\n"
-    scope: dict[str, Any] = {}
+    # One replay, and a loop of them: the same lines, a failed guard going on to the next item.
+    many = [line[:-len(_FAIL)] + ": append(None); continue" if line.endswith(_FAIL) else line for line in rec.lines]
+    source = "\n".join([
+        f"def make({consts}):",
+        "    def replay(X):",
+        f"        {unpack}",
+        *[f"        {line}" for line in rec.lines],
+        f"        return {out}",
+        "    def replay_many(XS):",
+        "        result = []",
+        "        append = result.append",
+        "        for X in XS:",
+        "            try:",
+        f"                {unpack}",
+        *[f"                {line}" for line in many],
+        f"                append({out})",
+        "            except Exception:",
+        "                append(TRAPPED)",
+        "        return result",
+        "    return replay, replay_many", ""])
+    scope: dict[str, Any] = {"TRAPPED": TRAPPED, "Exception": Exception}
     exec(compile(source, "<tape>", "exec"), scope)  # noqa: S102 - our own generated text
-    return result, Tape(scope["make"](*rec.consts), source)
+    replay, replay_many = scope["make"](*rec.consts)
+    return result, Tape(replay, source, replay_many)
+
+
+_FAIL = ": return None"  # how a guard's line ends (`Recorder.guard`)
 

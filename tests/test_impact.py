@@ -301,6 +301,7 @@ def test_a_study_is_the_same_the_usual_way(year_2024, tmp_path, monkeypatch):
     assert impact._checks_alike(year_2024, reform)
     short = impact.compare(year_2024, reform, records, "t80", workers=1)
     monkeypatch.setattr(impact, "plain_values", lambda *a: None)
+    monkeypatch.setattr(impact, "_both_replayed", lambda *a: None)
     monkeypatch.setattr(impact, "_checks_alike", lambda *a: False)
     assert impact.compare(year_2024, reform, records, "t80", workers=1) == short
 
@@ -344,13 +345,13 @@ def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch)
     there: list = []
     assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=there, workers=2) == alone
     assert there == here
-    straight = []  # rows whose form both years had replayed go from their cells to their outcomes
-    row_pair = impact._row_pair
-    monkeypatch.setattr(impact, "_row_pair", lambda *a: straight.append(row_pair(*a)) or straight[-1])
+    straight = []  # rows whose form both years had replayed go from their cells to their outcomes,
+    rows_replayed = impact._rows_replayed  # a form at a time
+    monkeypatch.setattr(impact, "_rows_replayed", lambda *a: straight.append(rows_replayed(*a)) or straight[-1])
     in_process: list = []
     assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=in_process, workers=1) == alone
     assert in_process == here
-    assert sum(p is not None for p in straight) > 30
+    assert sum(len(p) for p in straight) > 30
     b, a = impact.score_outcome(year_2024, records[3][1], 4), impact.score_outcome(reform, records[3][1], 4)
     groups = [p for p, _ in impact.StudyPlan.of(year_2024).groups]
     assert impact._unpack(impact._pack(b, groups), groups) == b and impact._unpack(impact._pack(a, groups), groups) == a
@@ -384,4 +385,5 @@ def test_odd_cells_read_the_same_straight_or_as_records(year_2024, tmp_path, mon
         quick.append(impact._pair(sides, n, row))
     assert straight > 50
     monkeypatch.setattr(impact, "plain_values", lambda *a: None)  # the input models, no replay
+    monkeypatch.setattr(impact, "_both_replayed", lambda *a: None)
     assert quick == [impact._pair(sides, n, row.read()) for n, row in rows(year_2024, path)]

@@ -129,3 +129,58 @@ def test_bounded_and_never_stale(year_2024, tmp_path, monkeypatch):
     context["category_scores"]["quality"] = D("20")
     assert replay.same(replayer.figures(context), replayer.evaluate(context))
     assert not replay.same(replayer.figures(context), first)
+
+
+@pytest.mark.parametrize("change", [["program.performance_threshold=80"],
+                                    ["program.complex_patient_bonus_max=7", "program.final_score_decimals=1",
+                                     "payment.max_negative_percent=5"]])
+def test_both_years_on_one_tape_give_each_years_figures(change, year_2024, tmp_path, monkeypatch):
+    """A study's two years recorded on one tape (`impact._pair_replayer`: what they share is written
+    once) give, row for row and digit for digit, what each year's own evaluation gives — one row at a
+    time, and a form at a time over a chunk of rows (`impact._rows_replayed`)."""
+    import itertools
+
+    from mips_rules.dsl.errors import RulesError
+    from mips_rules.engine.populations import impact, replay
+    from mips_rules.engine.populations.score_table import records, rows
+    from mips_rules.engine.scoring.plain_inputs import plain_inputs
+    from mips_rules.engine.workbench.reform import reform_year
+
+    monkeypatch.setattr(replay, "CHECKED_REPLAYS", 0)  # nothing replayed is checked on the way
+    reform = reform_year(year_2024, change)
+    sides = (year_2024, impact.StudyPlan.of(year_2024), reform, impact.StudyPlan.of(reform), True)
+    both = impact._pair_replayer(sides)
+    path = _rows(tmp_path, 1200, 11)
+
+    def usual(context):
+        out = []
+        for year, plan in ((year_2024, sides[1]), (reform, sides[3])):
+            inputs = plain_inputs(year, {"context": context})
+            if inputs is None:
+                return None
+            out.append(impact._values_of(year, plan, inputs))
+        return tuple(out)
+
+    compared = 0
+    table = [rec for _, rec in records(year_2024, path) if "__error__" not in rec]
+    for record in table + table:  # the second time, the forms have their tapes
+        try:
+            expected = usual(record["context"])
+        except RulesError:
+            continue
+        if expected is None:
+            continue
+        assert replay.same(both.figures(record["context"]), expected)
+        compared += 1
+    assert compared > 1200 and both.stats["differed"] == 0 and both.on
+    assert both.stats["replayed"] > compared / 2
+    assert both.tapes < 2 * len(both.forms) + 400  # one tape for both years, not one each
+
+    chunked = 0
+    for chunk in iter(lambda it=iter(rows(year_2024, path)): list(itertools.islice(it, 200)), []):
+        for i, (b, a) in impact._rows_replayed(sides, chunk).items():
+            record = chunk[i][1].read()
+            assert (b, a) == (impact.score_outcome(year_2024, record, 0, sides[1]),
+                              impact.score_outcome(reform, record, 0, sides[3]))
+            chunked += 1
+    assert chunked > 600  # every row both years score (the others are refused)

@@ -86,5 +86,28 @@ def test_an_operation_or_guard_met_again_is_written_once():
     with decimal.localcontext(RULE_DECIMAL_CONTEXT):
         recorded, tape = trace([D("4")], twice, _tuple_of)
         assert recorded == (D(12), D(12))
-        assert tape.source.count(" * ") == 1 and tape.source.count("if ") == 1
+        single = tape.source.split("def replay_many")[0]  # (the loop of replays holds the same lines)
+        assert single.count(" * ") == 1 and single.count("if ") == 1
         assert tape.replay((D("5"),)) == (D(15), D(15)) and tape.replay((D("3"),)) is None
+
+
+def test_a_loop_of_replays_gives_each_replay():
+    """`replay_many` gives what `replay` gives for each item — to the digit, None where a guard
+    fails — and TRAPPED where a replay raises, going on with the next item."""
+    import decimal
+
+    from mips_rules.dsl.trace import TRAPPED
+
+    def rule(xs):
+        total = xs[0] + xs[1]
+        return (total / xs[1], (total * 2).quantize(D("0.01"), rounding=decimal.ROUND_HALF_UP)) \
+            if total > 10 else (D(0), D(0))
+
+    with decimal.localcontext(RULE_DECIMAL_CONTEXT):
+        _, tape = trace([D("8"), D("4")], rule, _tuple_of)
+        items = [(D("8"), D("4")), (D("1"), D("2")), (D("11.000"), D("0")), (D("7.5"), D("3.50")), (D("20"),)]
+        many = tape.replay_many(items)
+        assert many[:2] == [tape.replay(items[0]), None]
+        assert many[2] is TRAPPED and many[4] is TRAPPED  # division by zero; numbers of another form
+        assert many[3] == tape.replay(items[3]) == (D("11.0") / D("3.50"), D("22.00"))
+        assert str(many[3][1]) == "22.00"

@@ -498,7 +498,10 @@ def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: An
             return (score_outcome(base, record, n, base_plan, inputs),
                     score_outcome(reform, record, n, reform_plan, inputs))
     if isinstance(record, dict) and "submission" not in record and type(record.get("context")) is dict:
-        found = form(record["context"])  # the context's form, for both sides' replays
+        found = form(record["context"])  # the context's form, for the replays
+        both = _both_replayed(sides, record, found)
+        if both is not None:
+            return both
         return (score_outcome(base, record, n, base_plan, found=found),
                 score_outcome(reform, record, n, reform_plan, found=found))
     return score_outcome(base, record, n, base_plan), score_outcome(reform, record, n, reform_plan)
@@ -528,19 +531,101 @@ def _row_pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], row: Any) -> t
         return None
     form_key, order = entry
     numbers = tuple([numbers_by_cell[c] for c in order])
+    both = _pair_replayer(sides)
+    got = both.replay_known(form_key, numbers) if both is not None else None
+    if got is None:
+        return None
+    record_id = row.record_id()
+    return _outcome(sides[1], record_id, got[0]), _outcome(sides[3], record_id, got[1])
+
+
+def _pair_replayer(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool]) -> Any:
+    """One replayer for both years of a study (`populations/replay.py`): a record without a
+    submission evaluated under the base year, then the reform, its numbers traced through both —
+    what the two have in common (the context's checks, most of the arithmetic) is on the tape once.
+    Its figures: (the base year's values, the reform's), each in `plain_values`' order. None where
+    a figure is not one definition's value."""
     base, base_plan, reform, reform_plan, _ = sides
     if None in base_plan.rules or None in reform_plan.rules:
         return None
-    before = base_plan.replayer(base).replay_known(form_key, numbers)
-    if before is None:
-        return None
-    after = reform_plan.replayer(reform).replay_known(form_key, numbers)
-    if after is None:
-        return None
-    record_id = row.record_id()
-    return _outcome(base_plan, record_id, before), _outcome(reform_plan, record_id, after)
+    found = base_plan.cache.get("pair")
+    if found is None or found[0] is not reform_plan:
+        from mips_rules.dsl.compiler import RULE_DECIMAL_CONTEXT
+        from mips_rules.engine.populations.replay import Replayer
+        from mips_rules.engine.scoring.plain_inputs import plain_inputs
+
+        def evaluate(context: Any) -> tuple[Any, ...]:
+            values = []
+            for year, plan in ((base, base_plan), (reform, reform_plan)):
+                inputs = plain_inputs(year, {"context": context})
+                if inputs is None:
+                    raise Unplain
+                values.append(_values_of(year, plan, inputs))
+            return tuple(values)
+        found = base_plan.cache["pair"] = (reform_plan, Replayer(evaluate, RULE_DECIMAL_CONTEXT))
+    return found[1]
 
 
+def _both_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], record: dict[str, Any], found: Any
+                   ) -> tuple[Outcome, Outcome] | None:
+    """A record without a submission under both years through their one replayer; None where it is
+    not plainly valid, or either year refuses it (each year's own way then says what is wrong)."""
+    both = _pair_replayer(sides)
+    if both is None:
+        return None
+    try:
+        got = both.figures(record["context"], found)
+    except (Unplain, RulesError):
+        return None
+    record_id = record.get("id")
+    return _outcome(sides[1], record_id, got[0]), _outcome(sides[3], record_id, got[1])
+
+
+
+
+def _pairs_of(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]]
+              ) -> list[tuple[int, Outcome, Outcome]]:
+    """A chunk's records under both years, in order: the table rows whose forms both years have
+    replayed a form at a time (`_rows_replayed`), the others one by one (`_pair`) — the same
+    outcomes either way."""
+    quick = _rows_replayed(sides, chunk)
+    return [(n, *(quick.get(i) or _pair(sides, n, record))) for i, (n, record) in enumerate(chunk)]
+
+
+def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]]
+                   ) -> dict[int, tuple[Outcome, Outcome]]:
+    """`_row_pair` for a chunk's table rows: grouped by form, each tape replayed over all the rows of
+    its form it may fit (`Replayer.replay_known_many`); position in the chunk → outcomes, for the
+    rows both years replayed."""
+    both = _pair_replayer(sides)
+    if both is None:
+        return {}
+    groups: dict[Any, list[tuple[int, tuple[Decimal, ...]]]] = {}
+    for i, (_, row) in enumerate(chunk):
+        if isinstance(row, dict) or not hasattr(row, "cells_form"):
+            continue
+        got = row.cells_form()
+        if got is None:
+            continue
+        cells_form, numbers_by_cell = got
+        key = (row.reader.signature, cells_form)
+        entry = _ORDERS.get(key, _NONE_YET)
+        if entry is _NONE_YET:
+            if len(_ORDERS) >= MAX_ORDERS:
+                continue
+            entry = _ORDERS[key] = row.number_order()
+        if entry is None:
+            continue
+        form_key, order = entry
+        groups.setdefault(form_key, []).append((i, tuple([numbers_by_cell[c] for c in order])))
+    out: dict[int, tuple[Outcome, Outcome]] = {}
+    base_plan, reform_plan = sides[1], sides[3]
+    for form_key, members in groups.items():
+        for (i, _), got in zip(members, both.replay_known_many(form_key, [x for _, x in members])):
+            if got is not None:
+                record_id = chunk[i][1].record_id()
+                out[i] = (_outcome(base_plan, record_id, got[0]), _outcome(reform_plan, record_id, got[1]))
+    return out
 
 
 def _checks_alike(base: Any, reform: Any) -> bool:
@@ -553,8 +638,7 @@ def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[int, Any, Any]]:
     the outcomes with their Decimals and group records."""
     sides = _SIDES["sides"]
     groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
-    return [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in
-            ((n, *_pair(sides, n, record)) for n, record in chunk)]
+    return [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in _pairs_of(sides, chunk)]
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -600,8 +684,9 @@ def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
     records = iter(records)
     first = list(itertools.islice(records, PARALLEL_FROM))
     if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
-        for line, record in itertools.chain(first, records):
-            yield (line, *_pair(sides, line, record))
+        everything = itertools.chain(first, records)
+        for chunk in iter(lambda: list(itertools.islice(everything, CHUNK)), []):
+            yield from _pairs_of(sides, chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

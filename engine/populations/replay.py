@@ -20,7 +20,7 @@ import decimal
 from decimal import Decimal
 from typing import Any, Callable
 
-from mips_rules.dsl.trace import Tape, TraceAbort, trace
+from mips_rules.dsl.trace import TRAPPED, Tape, TraceAbort, trace
 
 MAX_TAPES_PER_FORM = 64
 MAX_TAPES = 4096  # in all (each some kilobytes of code): past it, rows are evaluated the usual way
@@ -174,6 +174,36 @@ class Replayer:
         if tape is None:
             return None
         self.stats["replayed"] += 1
+        return got
+
+    def replay_known_many(self, key: Any, numbers: list[tuple[Decimal, ...]]) -> list[tuple[Any, ...] | None]:
+        """`replay_known` of each of these numbers (inputs of one form), a tape at a time over all
+        the numbers it may fit (`Tape.replay_many`): the figures, or None where no checked tape
+        fits (or a replay raised)."""
+        got: list[Any] = [None] * len(numbers)
+        entry = self.forms.get(key) if self.on else None
+        if entry is None:
+            return got
+        todo = list(range(len(numbers)))
+        with decimal.localcontext(self.decimal_context):
+            for tape in list(entry.tapes):
+                if not todo:
+                    break
+                if tape.hits < CHECKED_REPLAYS:
+                    continue
+                results = tape.replay_many([numbers[i] for i in todo])
+                left = []
+                fitted = 0
+                for i, r in zip(todo, results):
+                    if r is None:
+                        left.append(i)
+                    elif r is not TRAPPED:  # (raised: the usual way says what)
+                        got[i] = r
+                        fitted += 1
+                tape.hits += fitted
+                self.stats["replayed"] += fitted
+                todo = left
+        entry.tapes.sort(key=lambda t: -t.hits)  # the most used first (a stable sort)
         return got
 
     def _replay(self, form: _Form, record: dict[str, Any], numbers: list[Decimal]) -> tuple[Any, ...] | None:
