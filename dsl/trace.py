@@ -246,12 +246,14 @@ class Tape:
     recorded outputs for them, or None when a guard fails; `replay_many(list of numbers)` the same
     for each (TRAPPED where a replay raised), in one loop: no call, no context entered, per item."""
 
-    def __init__(self, replay: Callable[[tuple[Any, ...]], Any], source: str,
-                 replay_many: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None):
-        self.replay = replay
+    def __init__(self, replay_many: Callable[..., list[Any]], source: str):
         self.replay_many = replay_many
         self.source = source
         self.hits = 0
+
+    def replay(self, numbers: tuple[Any, ...]) -> Any:
+        """The outputs for these numbers, or None (raising what the replay raises)."""
+        return self.replay_many((numbers,), True)[0]
 
 
 def trace(numbers: list[Decimal], run: Callable[[list[Traced]], Any],
@@ -266,30 +268,28 @@ def trace(numbers: list[Decimal], run: Callable[[list[Traced]], Any],
     unpack = f"{', '.join(f's{i}' for i in range(len(numbers)))}{',' if len(numbers) == 1 else ''} = X" \
         if numbers else "pass"
     consts = ", ".join(f"k{i}" for i in range(len(rec.consts)))
-    # One replay, and a loop of them: the same lines, a failed guard going on to the next item.
-    many = [line[:-len(_FAIL)] + ": append(None); continue" if line.endswith(_FAIL) else line for line in rec.lines]
+    # A loop of replays (one is a loop of one): a failed guard goes on to the next item.
+    lines = [line[:-len(_FAIL)] + ": append(None); continue" if line.endswith(_FAIL) else line
+             for line in rec.lines]
     source = "\n".join([
         f"def make({consts}):",
-        "    def replay(X):",
-        f"        {unpack}",
-        *[f"        {line}" for line in rec.lines],
-        f"        return {out}",
-        "    def replay_many(XS):",
+        "    def replay_many(XS, raising=False):",
         "        result = []",
         "        append = result.append",
         "        for X in XS:",
         "            try:",
         f"                {unpack}",
-        *[f"                {line}" for line in many],
+        *[f"                {line}" for line in lines],
         f"                append({out})",
         "            except Exception:",
+        "                if raising:",
+        "                    raise",
         "                append(TRAPPED)",
         "        return result",
-        "    return replay, replay_many", ""])
+        "    return replay_many", ""])
     scope: dict[str, Any] = {"TRAPPED": TRAPPED, "Exception": Exception}
     exec(compile(source, "<tape>", "exec"), scope)  # noqa: S102 - our own generated text
-    replay, replay_many = scope["make"](*rec.consts)
-    return result, Tape(replay, source, replay_many)
+    return result, Tape(scope["make"](*rec.consts), source)
 
 
 _FAIL = ": return None"  # how a guard's line ends (`Recorder.guard`)

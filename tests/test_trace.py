@@ -86,8 +86,7 @@ def test_an_operation_or_guard_met_again_is_written_once():
     with decimal.localcontext(RULE_DECIMAL_CONTEXT):
         recorded, tape = trace([D("4")], twice, _tuple_of)
         assert recorded == (D(12), D(12))
-        single = tape.source.split("def replay_many")[0]  # (the loop of replays holds the same lines)
-        assert single.count(" * ") == 1 and single.count("if ") == 1
+        assert tape.source.count(" * ") == 1 and tape.source.count("append(None)") == 1
         assert tape.replay((D("5"),)) == (D(15), D(15)) and tape.replay((D("3"),)) is None
 
 

@@ -156,31 +156,42 @@ class _Layout:
 
 def _outcome(plan: StudyPlan, record_id: Any, raw: tuple[Any, ...]) -> Outcome:
     """The outcome of a record's values (`plain_values`' order: figures, budget, inputs read)."""
-    layout = plan.cache.get("layout")
-    if layout is None:
-        layout = plan.cache["layout"] = _Layout.of(plan)
-        plan.cache["group_texts"] = {}
-    out = Outcome(record_id, final_score=_plain(raw[layout.final]), adjustment=_plain(raw[layout.adjustment]),
-                  direction=_plain(raw[layout.direction]) if layout.direction is not None else None)
-    if layout.negative is not None:
-        out.negative = abs(_number(raw[layout.negative]))
-    if layout.positive is not None:
-        out.positive = _number(raw[layout.positive])
-    if layout.weight is not None:
-        weight = raw[layout.weight]
-        out.weight = _number(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool) else None
-    values = tuple([raw[i] for _, i in layout.groups])
-    # Kept by the groups' values (a population has few combinations) where equal values read alike:
-    # texts, true/false and none (not numbers: 1.0 == 1, but they read differently).
-    cached = all(type(v) in _TEXTLIKE for v in values)
-    texts = plan.cache["group_texts"]
-    groups = texts.get(values) if cached else None
-    if groups is None:
-        groups = {p: _group_text(_plain(v)) for (p, _), v in zip(layout.groups, values)}
-        if cached and len(texts) < 4096:
-            texts[values] = groups
-    out.groups = groups  # shared by the records of these groups: read, never changed
-    return out
+    return _outcome_maker(plan)(record_id, raw)
+
+
+def _outcome_maker(plan: StudyPlan) -> Any:
+    """`_outcome` for this plan: a function of (record id, values) with the plan's layout bound."""
+    made = plan.cache.get("outcome")
+    if made is not None:
+        return made
+    layout = _Layout.of(plan)
+    final, adjustment, direction = layout.final, layout.adjustment, layout.direction
+    negative, positive, weight_at = layout.negative, layout.positive, layout.weight
+    group_at = tuple(i for _, i in layout.groups)
+    group_paths = tuple(p for p, _ in layout.groups)
+    texts: dict[tuple[Any, ...], dict[str, str]] = {}
+    zero = Decimal(0)
+
+    def make(record_id: Any, raw: tuple[Any, ...]) -> Outcome:
+        weight = raw[weight_at] if weight_at is not None else None
+        values = tuple([raw[i] for i in group_at])
+        # Kept by the groups' values (a population has few combinations) where equal values read
+        # alike: texts, true/false and none (not numbers: 1.0 == 1, but they read differently).
+        textlike = all([type(v) in _TEXTLIKE for v in values])  # (True == 1 == Decimal(1): never numbers)
+        groups = texts.get(values) if textlike else None
+        if groups is None:
+            groups = {p: _group_text(_plain(v)) for p, v in zip(group_paths, values)}
+            if textlike and len(texts) < 4096:
+                texts[values] = groups
+        return Outcome(record_id, None, _plain(raw[final]), _plain(raw[adjustment]),
+                       _plain(raw[direction]) if direction is not None else None,
+                       abs(_number(raw[negative])) if negative is not None else zero,
+                       _number(raw[positive]) if positive is not None else zero,
+                       _number(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool)
+                       else None,
+                       groups)  # shared by the records of these groups: read, never changed
+    plan.cache["outcome"] = make
+    return make
 
 
 _TEXTLIKE = (str, bool, type(None))
@@ -619,12 +630,12 @@ def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: li
         form_key, order = entry
         groups.setdefault(form_key, []).append((i, tuple([numbers_by_cell[c] for c in order])))
     out: dict[int, tuple[Outcome, Outcome]] = {}
-    base_plan, reform_plan = sides[1], sides[3]
+    before, after = _outcome_maker(sides[1]), _outcome_maker(sides[3])
     for form_key, members in groups.items():
         for (i, _), got in zip(members, both.replay_known_many(form_key, [x for _, x in members])):
             if got is not None:
                 record_id = chunk[i][1].record_id()
-                out[i] = (_outcome(base_plan, record_id, got[0]), _outcome(reform_plan, record_id, got[1]))
+                out[i] = (before(record_id, got[0]), after(record_id, got[1]))
     return out
 
 
@@ -722,7 +733,9 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
     change_total = Decimal(0)
     turned_negative = turned_positive = 0
     groups: dict[str, dict[str, Any]] = {}
-    in_groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # a record's groups → their tallies
+    # A record's groups → [their tallies, and the counts of the records with these groups]: a
+    # population has few combinations; the counts go to each group's tally at the end.
+    in_groups: dict[tuple[Any, ...], list[Any]] = {}
     errors: list[str] = []  # the 20 first in sorted order of the distinct errors
     for line, b, a in score_pairs(base, reform, records, workers):
         records_seen += 1
@@ -750,21 +763,25 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
         neg_b, neg_a, pos_a = sign_b < 0, sign_a < 0, sign_a > 0
         turned_negative += not neg_b and neg_a
         turned_positive += sign_b <= 0 and pos_a
-        combination = tuple(a.groups.items())  # a population has few: their tallies are found once
-        tallies = in_groups.get(combination)
-        if tallies is None:
-            tallies = [_group_tally(groups, path, value) for path, value in combination]
+        combination = tuple(a.groups.items())
+        counts = in_groups.get(combination)
+        if counts is None:
+            counts = [[_group_tally(groups, path, value) for path, value in combination], 0, 0, 0, 0, 0]
             if len(in_groups) < 10_000:
-                in_groups[combination] = tallies
+                in_groups[combination] = counts
+        counts[1] += 1
+        counts[2] += neg_b
+        counts[3] += neg_a
+        counts[4] += not neg_b and neg_a
+        counts[5] += sign_b <= 0 and pos_a
+        if len(in_groups) >= 10_000 and combination not in in_groups:
+            _count_groups(counts)  # (past so many combinations, a record's counts go to its groups at once)
         final_b, final_a = _number(b.final_score), _number(a.final_score)
-        for g in tallies:
-            g["records"] += 1
-            g["negative_before"] += neg_b
-            g["negative_after"] += neg_a
-            g["turned_negative"] += not neg_b and neg_a
-            g["turned_positive"] += sign_b <= 0 and pos_a
+        for g in counts[0]:  # the means' sums, added in record order
             g["_before"] += final_b
             g["_after"] += final_a
+    for counts in in_groups.values():
+        _count_groups(counts)
     for by_value in groups.values():
         for g in by_value.values():
             g["mean_final_score_before"] = _mean_of(g.pop("_before"), g["records"])
@@ -782,6 +799,17 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
         "scaling_factor": {"before": scaling_factor(base, before.budget), "after": scaling_factor(reform, after.budget)},
         "groups": {path: dict(sorted(v.items())) for path, v in groups.items()},
     }
+
+
+def _count_groups(counts: list[Any]) -> None:
+    """Add the counts of the records of one combination of groups to each of its groups' tallies."""
+    tallies, n, negative_before, negative_after, became_negative, became_positive = counts
+    for g in tallies:
+        g["records"] += n
+        g["negative_before"] += negative_before
+        g["negative_after"] += negative_after
+        g["turned_negative"] += became_negative
+        g["turned_positive"] += became_positive
 
 
 def _group_tally(groups: dict[str, dict[str, Any]], path: str, value: Any) -> dict[str, Any]:
