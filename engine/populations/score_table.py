@@ -116,16 +116,19 @@ class Row:
         row, r = self.cells, self.reader
         width = len(row)
         numbers: dict[int, Decimal] = {}
+        parsed = _PARSED
         for at in r.numbers:
             raw = row[at] if at < width else None
-            text = "" if raw is None else str(raw).strip()
-            if text:
-                try:
-                    value = Decimal(text.replace(",", ""))
-                except InvalidOperation:
-                    return None
-                if not value.is_finite():
-                    return None
+            if raw is None:
+                continue
+            value = parsed.get(raw, _UNREAD) if type(raw) is str else _UNREAD
+            if value is _UNREAD:
+                value = _cell_number(raw)
+                if type(raw) is str and len(parsed) < MAX_PARSED:
+                    parsed[raw] = value
+            if value is None:
+                return None
+            if value is not _BLANK:
                 numbers[at] = value
         texts = tuple(row[at] if at < width else None for at in r.others)
         return (texts, tuple(numbers)), numbers
@@ -146,6 +149,24 @@ class Row:
             return None
         order = [cells.get(id(x)) for x in found[1]]
         return None if None in order else (found[0], order)  # type: ignore[return-value]
+
+
+_UNREAD, _BLANK = object(), object()
+_PARSED: dict[str, Any] = {}  # a number cell's text → its number (_BLANK, or None: not a number)
+MAX_PARSED = 100_000  # texts kept (the cells of a table repeat: scores, counts, flags)
+
+
+def _cell_number(raw: Any) -> Any:
+    """A number cell's value as `Row.cells_form` takes it: the number, _BLANK for an empty cell,
+    None for a cell that is no finite number (`_read` says why)."""
+    text = str(raw).strip()
+    if not text:
+        return _BLANK
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def rows(year: Any, path: Path) -> Iterator[tuple[int, Row]]:
