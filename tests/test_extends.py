@@ -132,6 +132,27 @@ def test_the_fingerprint_covers_the_year_extended(tmp_path):
     assert fingerprint(folder) != before
 
 
+def test_the_fingerprint_is_the_rules_not_the_folders_they_were_read_from(tmp_path):
+    """The same layers give the same fingerprint however `extends` names the year below (by year, by
+    a relative path, or by the absolute path a `--set` reform writes): on any machine, in any folder.
+    What a year.yaml says besides, and every other file, still counts."""
+    from mips_rules.engine.workbench.reform import reform_year
+
+    program = {"program.yaml": 'performance_year:\n  value: 2030\n  source: "t"\n'}
+    by_year = fingerprint(delta(tmp_path / "a", program))
+    by_relative = fingerprint(delta(tmp_path / "b", program, base="../2023"))
+    by_absolute = fingerprint(delta(tmp_path / "c", program, base=str(tmp_path / "c" / "rules" / "2023")))
+    assert by_year == by_relative == by_absolute
+    noted = delta(tmp_path / "d", program)
+    (noted / "year.yaml").write_text("extends: 2023\nnote: another note\n")
+    assert fingerprint(noted) != by_year
+    shutil.copytree(RULES / "2024", tmp_path / "e" / "2024")
+    shutil.copytree(RULES / "2023", tmp_path / "e" / "2023")
+    here = reform_year(load_year(2024), ["program.performance_threshold=80"])
+    there = reform_year(load_year(None, tmp_path / "e" / "2024"), ["program.performance_threshold=80"])
+    assert here.fingerprint == there.fingerprint != load_year(2024).fingerprint
+
+
 def test_show_names_where_a_value_comes_from():
     inherited = runner.invoke(app, ["show", "quality.case_minimum", "--year", "2024"])
     assert "inherited from 2023" in inherited.output

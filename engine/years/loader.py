@@ -22,7 +22,7 @@ from mips_rules.engine.inputs.shapes import input_shapes, submission_shape
 from mips_rules.engine.inputs.safe_yaml import load_yaml
 from mips_rules.engine.years import cache as yearcache
 from mips_rules.engine.years.layers import chain
-from mips_rules.engine.years.data_files import YearData, load_data_dir, regular_files
+from mips_rules.engine.years.data_files import MANIFEST, YearData, load_data_dir, regular_files
 
 RULE_SUFFIX = ".rules"
 
@@ -100,7 +100,9 @@ def fingerprint(folder: Path) -> str:
 
 def layer_prints(layers: list[Path]) -> list[str]:
     """The fingerprint of each chain of layers from the base year: the first layer, the first two …,
-    all of them (the last is the year's `fingerprint`)."""
+    all of them (the last is the year's `fingerprint`). Where a layer's `year.yaml` says the year it
+    extends is no part of it: the layers below are in the chain, whatever folder they were read
+    from (a `--set` reform extends the base by its path, a draft by a year or a relative path)."""
     digest = hashlib.sha256()
     prints = []
     for depth, layer in enumerate(layers):
@@ -108,10 +110,29 @@ def layer_prints(layers: list[Path]) -> list[str]:
         for path in sorted(p for p in layer.iterdir() if p.suffix in (".yaml", ".json", RULE_SUFFIX)
                            and p.is_file() and not p.is_symlink()):
             content = path.read_bytes()
+            if path.name == MANIFEST:
+                content = _without_extends(content, path)
             digest.update(f"{path.name}\0{len(content)}\0".encode())
             digest.update(content)
         prints.append("sha256:" + digest.copy().hexdigest())
     return prints
+
+
+def _without_extends(content: bytes, path: Path) -> bytes:
+    """A `year.yaml` as the fingerprint reads it: its entries but `extends`, in a canonical form (its
+    bytes as they are where it does not load: loading the year reports that)."""
+    import json
+
+    from mips_rules.engine.inputs.safe_yaml import load_yaml_text
+
+    try:
+        data = load_yaml_text(content.decode("utf-8"), str(path)).data
+    except (RulesError, UnicodeDecodeError):
+        return content
+    if not isinstance(data, dict):
+        return content
+    kept = {k: v for k, v in data.items() if k != "extends"}
+    return ("year.yaml " + json.dumps(kept, sort_keys=True, default=str)).encode()
 
 
 _PREFIXES: dict[tuple[str, tuple[str, ...]], Any] = {}
