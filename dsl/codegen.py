@@ -78,7 +78,12 @@ class CodeGen:
         if d.is_function:
             args = [f"l_{p}" for p in d.params or ()]
             plain = " and ".join(f"type({a}) in _PLAIN" for a in args) or "True"
-            key = f"({name!r}, ({''.join(a + ', ' for a in args)}))"
+            # `ops.memo_key`'s key: numbers' digits are part of it (75 and 75.00 are other calls)
+            listed = f"({''.join(a + ', ' for a in args)})"
+            key = f"({name!r}, {listed})"
+            if args:
+                no_number = " and ".join(f"type({a}) is not Decimal" for a in args)
+                key = f"({key} if {no_number} else ({name!r}, {listed}, h_digits({listed})))"
             lines += [f"    if {plain}:",
                       f"        _k = {key}",
                       "        if _k in (_C := ev.cache):",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import decimal
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 from mips_rules.dsl import ast, ops
+from mips_rules.dsl.ops import memo_key
 from mips_rules.dsl.builtins import BUILTINS, truth
 from mips_rules.dsl.errors import Diagnostic, EvaluationError, Location
 from mips_rules.dsl.limits import DEFAULT_MAX_STEPS, LimitExceeded
@@ -113,14 +113,6 @@ class TraceEntry:
     value: Any
     uses: list["TraceEntry"] = field(default_factory=list)
     kind: str = "rule"
-
-
-def _plain_args(args: tuple[Any, ...]) -> bool:
-    for a in args:
-        t = type(a)
-        if t is not str and t is not Decimal and t is not bool and a is not None:
-            return False
-    return True
 
 
 def _describe(exc: BaseException) -> str:
@@ -331,12 +323,7 @@ class Evaluation:
     def c(self, name: str, args: tuple[Any, ...]) -> Any:
         if self.direct:
             return self._fast_functions[name](self, *args)  # type: ignore[index]
-        key: Any = (name, args)
-        for a in args:  # memoise calls with plain arguments only (records are not hashable)
-            t = type(a)
-            if t is not str and t is not Decimal and t is not bool and a is not None:
-                key = None
-                break
+        key = memo_key(name, args)  # calls with plain arguments only (records are not hashable)
         if key is not None and key in self.cache:
             if self.trace_on:
                 self._reuse(key)
@@ -415,7 +402,7 @@ class Evaluation:
         if entry is not None:
             entry.value = result
             if indexable:
-                self.trace_index[name if args is None else (name, args)] = entry
+                self.trace_index[name if args is None else (memo_key(name, args) or (name, args))] = entry
         return result
 
 

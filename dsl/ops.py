@@ -147,6 +147,26 @@ def h_index(obj: Any, k: Any) -> Any:
     raise EvalFailure(f"cannot look up a key in {type_name(obj)}")
 
 
+def h_digits(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What tells apart calls whose arguments are equal but not the same: each number's digits and
+    exponent (75 == 75.00 == 75.0, -0 == 0, and 1 == true in Python; a rule may print or test them
+    otherwise). Part of a memoised call's key wherever an argument is a number (`memo_key`)."""
+    return tuple([a.as_tuple() if type(a) is _D else None for a in args])
+
+
+def memo_key(name: str, args: tuple[Any, ...]) -> Any:
+    """The key a call of a function definition is memoised by, or None when an argument is not
+    plain (a record or a list: not memoised). Both execution paths key calls alike."""
+    digits = False
+    for a in args:
+        t = type(a)
+        if t is _D:
+            digits = True
+        elif t is not str and t is not bool and a is not None:
+            return None
+    return (name, args, h_digits(args)) if digits else (name, args)
+
+
 def h_cond(c: Any) -> bool:
     if c is True or c is False:
         return c

@@ -296,6 +296,23 @@ def test_known_expressions_both_ways(text, expected):
     assert fast[: len(expected)] == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # A function's calls are memoised by their arguments; equal numbers written otherwise, and true
+    # against 1 (equal in Python), are other arguments: each call gives its own value.
+    ("twice(v) = v * 2\nx = [twice(75), twice(75.00), twice(75.0)]",
+     ("value", [("decimal", "150"), ("decimal", "150.00"), ("decimal", "150.0")])),
+    ('is_true(v) = v == true\nx = [is_true(true), is_true(1), is_true(1.0)]', ("value", [True, False, False])),
+    ("shown(v) = text(v)\nx = [shown(0), shown(0 * -1), shown(0)]", ("value", ["0", "-0", "0"])),
+])
+def test_calls_with_equal_but_different_arguments_are_not_confused(text, expected):
+    for trace in (False, True):
+        defs = parse_rules(text, "memo.rules")
+        rules = Compiler({d.name: d for d in defs}, DATA, INPUTS).compile_all("memo")
+        for fast in (True, False):
+            ev = rules.evaluate({"submission": {}, "context": CONTEXT}, fast=fast, trace=trace)
+            assert ("value", _exact(ev.value("x"))) == expected
+
+
 def test_a_failure_in_generated_code_is_an_error_with_its_location_never_a_fallback(monkeypatch):
     """If the generated code fails where the interpreter does not, the evaluation says so (no silent fallback)."""
     defs = parse_rules("y = 1\nx = y + 1\n", "two.rules")
