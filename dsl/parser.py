@@ -278,10 +278,15 @@ def parse_file(path: str | Path) -> list[ast.Definition]:
             raw = fh.read(MAX_RULE_FILE_BYTES + 1)
     except OSError as exc:
         raise RuleSyntaxError(Diagnostic(f"cannot read rule file: {exc.strerror}", Location(str(p), 1, 1))) from None
+    return parse_bytes(raw, str(p))
+
+
+def parse_bytes(raw: bytes, file: str) -> list[ast.Definition]:
+    """Parse a rule file's bytes as read (UTF-8); `file` names it in locations and messages."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise RuleSyntaxError(Diagnostic("rule file is not valid UTF-8", Location(str(p), line, col))) from None
-    return parse_rules(text, str(p))
+        raise RuleSyntaxError(Diagnostic("rule file is not valid UTF-8", Location(file, line, col))) from None
+    return parse_rules(text, file)

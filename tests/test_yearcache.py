@@ -75,3 +75,41 @@ def test_a_year_extending_a_loaded_one_reads_only_its_own_layer(tmp_path, monkey
     read.clear()
     changed = load_year(None, draft("read-changed"))
     assert "unused_extra" in changed.definitions and "read-changed" in [f.name for f in read] and len(read) > 1
+
+
+def test_rule_files_unchanged_are_read_parsed_and_an_edited_one_is_parsed_again(tmp_path, monkeypatch):
+    """A year whose compiled entry is missing (one of its files edited) parses only what changed:
+    the other rule files come from the cache of parsed files, the same definitions as parsing them.
+    A damaged entry is parsed again; a file that does not parse is never kept."""
+    import pytest
+
+    from mips_rules.dsl import parser
+    from mips_rules.dsl.errors import RulesError
+
+    shutil.copytree(RULES / "2023", tmp_path / "2023")
+    folder = tmp_path / "2023"
+    first = load_year(None, folder)
+    parsed: list[str] = []
+    real = parser.parse_bytes
+    monkeypatch.setattr(parser, "parse_bytes", lambda raw, file: parsed.append(file) or real(raw, file))
+    rules = folder / "final.rules"
+    rules.write_text(rules.read_text().replace("# Weights and the final score", "# Weights, and the final score"))
+    again = load_year(None, folder)
+    assert parsed == [str(rules)]  # only the edited file
+    assert again.fingerprint != first.fingerprint
+    assert {n: d for n, d in again.definitions.items()} == {n: d for n, d in first.definitions.items()}
+    assert again.definitions["final_score"].loc.file == str(rules)
+
+    for entry in (yearcache.cache_dir().parent / "parsed").glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    yearcache.entry(folder, again.fingerprint).unlink()
+    parsed.clear()
+    assert load_year(None, folder).definitions.keys() == first.definitions.keys()
+    assert len(parsed) == len(list(folder.glob("*.rules")))  # every damaged entry parsed again
+
+    rules.write_text(rules.read_text() + "\nbroken = (1 +\n")
+    for _ in range(2):
+        with pytest.raises(RulesError) as err:
+            load_year(None, folder)
+        assert "final.rules" in err.value.render()
+    assert parsed.count(str(rules)) == 3  # refused each time, never kept

@@ -1,4 +1,5 @@
-"""A cache of checked years, so that `rulesctl score` does not re-parse a year it has seen.
+"""A cache of checked years, so that `rulesctl score` does not re-parse a year it has seen (and of
+parsed rule files, so that a year with one file edited parses that file only).
 
 Content-addressed: an entry's name is a hash of the year folder's fingerprint, the folder's
 path (locations in messages name its files) and the engine's own source code. A changed file
@@ -48,16 +49,24 @@ def entry(folder: Path, fingerprint: str) -> Path:
 
 
 def read(folder: Path, fingerprint: str) -> Any | None:
+    return _load(entry(folder, fingerprint))
+
+
+def write(folder: Path, fingerprint: str, payload: Any) -> None:
+    _store(entry(folder, fingerprint), payload, MAX_ENTRIES)
+
+
+def _load(target: Path) -> Any | None:
     try:
-        with entry(folder, fingerprint).open("rb") as fh:
+        with target.open("rb") as fh:
             return pickle.load(fh)
     except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt, never trusted
         return None
 
 
-def write(folder: Path, fingerprint: str, payload: Any) -> None:
+def _store(target: Path, payload: Any, keep: int) -> None:
+    """Write an entry whole (a temporary file, then a rename), keeping the `keep` newest of its folder."""
     try:
-        target = entry(folder, fingerprint)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".entry-", suffix=".tmp")
         try:
@@ -67,12 +76,36 @@ def write(folder: Path, fingerprint: str, payload: Any) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _prune(target.parent)
+        _prune(target.parent, keep)
     except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
         return  # a read-only home or an unpicklable value: no cache, same result
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: Path, keep: int = MAX_ENTRIES) -> None:
     entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[MAX_ENTRIES:]:
+    for old in entries[keep:]:
         old.unlink(missing_ok=True)
+
+
+# -- parsed rule files ------------------------------------------------------------------------
+# A year whose compiled entry is missing (a file of it was edited, a new draft) is parsed again;
+# its rule files that did not change are read from here instead of parsed by the grammar, which is
+# most of a first load's time. An entry is named by a hash of the file's bytes, its path (the
+# definitions' locations name it) and the engine's code: it can only hold what parsing gives.
+
+MAX_PARSED_ENTRIES = 512
+"""Parsed rule files kept (each some tens of kilobytes)."""
+
+
+def parsed_entry(path: Path, content: bytes) -> Path:
+    key = hashlib.sha256(b"\0".join([hashlib.sha256(content).hexdigest().encode(), str(path).encode(),
+                                      code_version().encode(), sys.version.encode()])).hexdigest()
+    return cache_dir().parent / "parsed" / f"{key}.pickle"
+
+
+def read_parsed(path: Path, content: bytes) -> Any | None:
+    return _load(parsed_entry(path, content))
+
+
+def write_parsed(path: Path, content: bytes, definitions: Any) -> None:
+    _store(parsed_entry(path, content), definitions, MAX_PARSED_ENTRIES)

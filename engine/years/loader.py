@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mips_rules.dsl.checker import Shape
 from mips_rules.dsl.compiler import CompiledRules, Compiler
 from mips_rules.dsl.errors import DataError, Diagnostic, Location, RuleCheckError, RulesError
+from mips_rules.dsl.limits import MAX_RULE_FILE_BYTES
 from mips_rules.engine.years.contract import REQUIRED_DATA, REQUIRED_DEFINITIONS
 from mips_rules.engine.years import population_table
 from mips_rules.engine.years.report_declaration import check_layout, read_layout
@@ -142,6 +143,27 @@ own layer. What reading those layers gives, so the same as reading them again.""
 MAX_PREFIXES = 16
 
 
+def _parsed(path: Path) -> list[ast.Definition]:
+    """A rule file's definitions: from the cache of parsed files when these bytes (at this path)
+    were parsed before, else parsed from the bytes read (and kept when they parse). A file too
+    large, or unreadable, is refused by `parse_file` as ever."""
+    from mips_rules.dsl.parser import parse_bytes, parse_file  # the grammar (lark) only when a file is parsed
+
+    try:
+        with path.open("rb") as fh:
+            content = fh.read(MAX_RULE_FILE_BYTES + 1)
+    except OSError:
+        content = None
+    if content is None or len(content) > MAX_RULE_FILE_BYTES:
+        return parse_file(path)
+    found = yearcache.read_parsed(path, content)
+    if isinstance(found, list):
+        return found
+    parsed = parse_bytes(content, str(path))
+    yearcache.write_parsed(path, content, parsed)
+    return parsed
+
+
 def _remember_prefix(key: tuple[str, tuple[str, ...]], state: Any) -> None:
     if len(_PREFIXES) >= MAX_PREFIXES:
         _PREFIXES.pop(next(iter(_PREFIXES)))
@@ -191,8 +213,6 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         schema = load_schema(declaration, data.namespaces()) if declaration is not None else None
         return _finish(year, folder, data, by_name, _shapes(schema), warnings, started, print_, schema, layout,
                        generated)
-    from mips_rules.dsl.parser import parse_file  # the grammar (lark) only when a year is parsed, not from the cache
-
     problems: list[Diagnostic] = []
     kinds: set[type[RulesError]] = set()
     data: YearData | None = None
@@ -224,7 +244,7 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         here: dict[str, ast.Definition] = {}
         for path in files:
             try:
-                parsed = parse_file(path)
+                parsed = _parsed(path)
             except RulesError as exc:
                 problems.extend(exc.diagnostics)
                 kinds.add(type(exc))
