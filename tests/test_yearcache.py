@@ -77,6 +77,41 @@ def test_a_year_extending_a_loaded_one_reads_only_its_own_layer(tmp_path, monkey
     assert "unused_extra" in changed.definitions and "read-changed" in [f.name for f in read] and len(read) > 1
 
 
+def test_a_year_whose_lower_year_is_cached_reads_only_its_own_layer(tmp_path, monkeypatch):
+    """An edited year whose compiled entry is gone, but the year it extends was loaded before (from
+    its own folder, unchanged since): the layers below come from that year's entry, the same data
+    and definitions as reading them; once the year below changes, they are read afresh."""
+    from mips_rules.engine.years import loader
+
+    shutil.copytree(RULES / "2023", tmp_path / "2023")
+    shutil.copytree(RULES / "2024", tmp_path / "2024")
+    top = tmp_path / "2030"
+    top.mkdir()
+    (top / "year.yaml").write_text("extends: 2024\n")
+    (top / "program.yaml").write_text('performance_threshold:\n  value: 80\n  unit: points\n  source: "t"\n')
+    loader._PREFIXES.clear()
+    whole = load_year(None, top)  # nothing cached below: every layer read
+    load_year(None, tmp_path / "2024")
+    yearcache.entry(top, whole.fingerprint).unlink()
+    loader._PREFIXES.clear()  # (a new process)
+    read = []
+    real = loader.load_data_dir
+    monkeypatch.setattr(loader, "load_data_dir", lambda folder, data=None: read.append(folder) or real(folder, data))
+    quick = load_year(None, top)
+    assert [f.name for f in read] == ["2030"]
+    assert quick.fingerprint == whole.fingerprint
+    assert {n: (d.text, str(d.loc)) for n, d in quick.definitions.items()} == \
+        {n: (d.text, str(d.loc)) for n, d in whole.definitions.items()}
+    assert quick.namespaces() == whole.namespaces()
+    assert [w.message for w in quick.warnings] == [w.message for w in whole.warnings]
+    program = tmp_path / "2024" / "program.yaml"
+    program.write_text(program.read_text() + "\n# edited\n")
+    loader._PREFIXES.clear()
+    read.clear()
+    changed = load_year(None, top)
+    assert [f.name for f in read] == ["2023", "2024", "2030"] and changed.fingerprint != whole.fingerprint
+
+
 def test_rule_files_unchanged_are_read_parsed_and_an_edited_one_is_parsed_again(tmp_path, monkeypatch):
     """A year whose compiled entry is missing (one of its files edited) parses only what changed:
     the other rule files come from the cache of parsed files, the same definitions as parsing them.

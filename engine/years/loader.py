@@ -164,6 +164,23 @@ def _parsed(path: Path) -> list[ast.Definition]:
     return parsed
 
 
+def _below_from_cache(layers: list[Any], prints: list[str], keys: list[Any]) -> int:
+    """How many of the layers a year extends can be taken as the compiled-year cache holds the year
+    they make (loaded before from its own folder: an edited 2026 reads only its own layer when 2025
+    was loaded since the last change below it) — 0 when none; those layers' state is remembered
+    (`_PREFIXES`). The entry names the layers it holds (`keys`), which must be these."""
+    for depth in range(len(layers) - 2, -1, -1):
+        below = yearcache.read(layers[depth].folder, prints[depth])
+        if below is None:
+            continue
+        data, by_name, _, _, _, _, (key, files, warned) = below
+        if key != keys[depth]:
+            continue
+        _remember_prefix(key, (data, by_name, files, warned))
+        return depth + 1
+    return 0
+
+
 def _remember_prefix(key: tuple[str, tuple[str, ...]], state: Any) -> None:
     if len(_PREFIXES) >= MAX_PREFIXES:
         _PREFIXES.pop(next(iter(_PREFIXES)))
@@ -223,6 +240,8 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
         raise DataError(layers_error.diagnostics) from None
     keys = [(prints[i], tuple(str(layer.folder) for layer in layers[:i + 1])) for i in range(len(layers))]
     start = next((i + 1 for i in range(len(layers) - 2, -1, -1) if keys[i] in _PREFIXES), 0)
+    if not start and not custom_shapes:
+        start = _below_from_cache(layers, prints, keys)
     if start:  # the layers it extends, as a year loaded before read them
         data, known, files_before, warned = _PREFIXES[keys[start - 1]]
         by_layer, rule_files, layer_warnings = dict(known), list(files_before), list(warned)
