@@ -10,7 +10,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from mips_rules.dsl import ast
+from mips_rules.dsl import ast, descent
 from mips_rules.dsl.errors import Diagnostic, Location, RuleSyntaxError
 from mips_rules.dsl.limits import MAX_RULE_FILE_BYTES, MAX_RULE_TOKENS
 
@@ -220,6 +220,16 @@ def _check_bounds(text: str, file: str) -> None:
 def parse_rules(text: str, file: str = "<rules>") -> list[ast.Definition]:
     """Parse one rule file; a syntax error becomes a RuleSyntaxError pointing at the spot."""
     _check_bounds(text, file)
+    found = descent.read(text, file)  # the same definitions, read by hand; None: lark reads it
+    if found is not None:
+        for d in found:
+            _check_depth(d)
+        return found
+    return _parse_with_lark(text, file)
+
+
+def _parse_with_lark(text: str, file: str) -> list[ast.Definition]:
+    """`parse_rules` by the grammar itself: the reference, and every syntax error's message."""
     try:
         tree = _lark().parse(text)
     except UnexpectedEOF as exc:

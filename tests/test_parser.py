@@ -69,3 +69,95 @@ def test_syntax_errors_point_at_the_spot(text, line, column, message):
     assert (diag.location.file, diag.location.line, diag.location.column) == ("broken.rules", line, column)
     rendered = err.value.render()
     assert f"broken.rules:{line}:{column}" in rendered and "^" in rendered
+
+
+# --- read by hand and by the grammar: the same definitions ---------------------------------------
+
+def _by_lark(text: str):
+    from mips_rules.dsl import parser
+    from mips_rules.dsl.errors import RulesError
+
+    try:
+        return parser._parse_with_lark(text, "f.rules")
+    except RulesError:
+        return "error"
+
+
+def _spacing(r) -> str:
+    return r.choice(["", " ", " ", "  ", "\n", "\n  ", " # a comment\n ", "\t"])
+
+
+def _expression(r, depth: int) -> str:
+    """A random expression of the language, with random spacing, comments and parentheses."""
+    if depth <= 0 or r.random() < 0.2:
+        return r.choice(["x", "y_1", "a.b", "f(x)", "1", "2.50", '"s"', '"a\\"b"', "true", "false", "none", "[]",
+                         "{}", "g()"])
+    e, s = (lambda: _expression(r, depth - 1)), (lambda: _spacing(r))
+    return r.choice([
+        lambda: f"({s()}{e()}{s()})",
+        lambda: f"{e()}{s()}{r.choice(['+', '-', '*', '/'])}{s()}{e()}",
+        lambda: f"{e()}{s()}{r.choice(['==', '!=', '<', '<=', '>', '>=', 'in', 'not in'])} {e()}",
+        lambda: f"{e()} {r.choice(['and', 'or'])} {e()}",
+        lambda: f"not {e()}",
+        lambda: f"-{s()}{e()}",
+        lambda: f"if {e()} then {e()} else {e()}",
+        lambda: f"let v{depth} ={s()}{e()};{s()}{e()}",
+        lambda: f"v{depth} ->{s()}{e()}",
+        lambda: f"f{depth}({s()}{', '.join(e() for _ in range(r.randint(0, 3)))}{s()})",
+        lambda: f"[{', '.join(e() for _ in range(r.randint(0, 3)))}]",
+        lambda: "{" + ", ".join(f"k{i}:{s()}{e()}" for i in range(r.randint(0, 3))) + "}",
+        lambda: f"({e()}).f{depth}",
+        lambda: f"({e()})[{e()}]",
+        lambda: f"x{depth}.y[{e()}].z",
+    ])()
+
+
+def test_rules_read_by_hand_as_the_grammar_reads_them():
+    """`dsl/descent.py` reads a rule file into the definitions lark's grammar gives — every node's
+    location included — or gives up (lark then reads it, and says what is wrong): on every rule
+    file of every year, thousands of generated ones, and thousands of mutations of the real ones.
+    It never reads what the grammar refuses."""
+    import random
+    from pathlib import Path
+
+    from mips_rules.dsl import descent
+
+    root = Path(__file__).resolve().parent.parent / "rules"
+    files = [p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.rules"))]
+    for text in files:
+        assert descent.read(text, "f.rules") == _by_lark(text) != "error"
+    r = random.Random(20261129)
+    cases = []
+    annotations, params = ["", '@source "s"', "@unconfirmed"], ["", "()", "(a, b)"]
+    for _ in range(1500):
+        cases.append("".join(f"{r.choice(annotations)}\nd{j}{r.choice(params)} ={_spacing(r)}"
+                             f"{_expression(r, r.randint(1, 5))}\n" for j in range(r.randint(1, 3))))
+    inserts = ["(", ")", "[", "]", "{", "}", ",", ".", ":", ";", "=", "@", "->", "-", "+", "*", "/", "<", "<=",
+               "==", "not", "in", "and", "if", "then", "else", "let", "true", "x", '"s"', "1.5", "#c\n", "\n", "\t",
+               "é", "\\", '"', "0.", ".5", "not in", "f(", "[1]"]
+    for _ in range(1500):
+        text = r.choice(files)
+        at = r.randrange(len(text))
+        text = text[max(0, at - 400): at + 400]
+        for _ in range(r.randint(1, 3)):
+            p = r.randrange(len(text) + 1)
+            text = text[:p] + r.choice(inserts) + text[p:] if r.random() < 0.6 else text[:p] + text[p + r.randint(1, 4):]
+        cases.append(text)
+    read = refused = 0
+    for text in cases:
+        expected, got = _by_lark(text), descent.read(text, "f.rules")
+        if got is None:
+            continue  # given up: lark reads it
+        assert got == expected, text
+        read += 1
+    assert read > 1000  # most are read by hand (the rest: lark's errors, and words lark splits by context)
+
+
+def test_a_syntax_error_is_lark_s_message():
+    """Where the hand reading gives up, the grammar reads the file: the message is lark's."""
+    from mips_rules.dsl import descent
+
+    assert descent.read("x = (1 +\n", "t.rules") is None
+    with pytest.raises(RuleSyntaxError) as err:
+        parse_rules("x = (1 +\n", "t.rules")
+    assert "unexpected end of file" in err.value.diagnostics[0].message
