@@ -3,10 +3,12 @@
 Parsing the rule files was most of a year's first load. This reads the same language into the
 same definitions — every node with the location lark's positions give it (a node spans its
 children, parentheses included where they enclose one) — and gives up (None) on anything else:
-a syntax error, an odd character, nesting too deep for it. Then `parser.parse_rules` parses the
-text with lark, which says what is wrong exactly as before. So the grammar stays the reference:
-`tests/test_parser.py` parses every rule file of every year and thousands of generated ones both
-ways and finds the same definitions, locations included.
+a syntax error, an odd character, nesting too deep for it, a word lark's contextual lexer would
+split (inside parentheses `a not inb` is `a not in b` to lark). Then `parser.parse_rules` parses
+the text with lark, which says what is wrong exactly as before. So the grammar stays the
+reference: `tests/test_parser.py` reads every rule file of every year, 1,500 generated files and
+1,500 mutations of the real ones both ways and finds the same definitions, locations included,
+and nothing read here that the grammar refuses.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ Span = tuple[int, int, int]  # line, column, offset
 
 
 def _tokens(text: str) -> list[Token]:
+    """The text's tokens with lark's positions (1-based lines and columns, 0-based offsets)."""
     out: list[Token] = []
     line, line_start, pos, n = 1, 0, 0, len(text)
     match = _TOKENS.match
