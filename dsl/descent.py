@@ -95,7 +95,7 @@ class _Reader:
             while self.peek()[0] == "@":
                 self.i += 1
                 key = self.take("NAME")[1]
-                annotations[key] = _unquote(self.take("STRING")[1]) if self.peek()[0] == "STRING" else None
+                annotations[key] = unquote(self.take("STRING")[1]) if self.peek()[0] == "STRING" else None
             name = self.take("NAME")
             params: tuple[str, ...] | None = None
             if self.peek()[0] == "(":
@@ -240,7 +240,7 @@ class _Reader:
         if kind == "NUMBER":
             return ast.Number(here, Decimal(tok[1])), start, end
         if kind == "STRING":
-            return ast.String(here, _unquote(tok[1])), start, end
+            return ast.String(here, unquote(tok[1])), start, end
         if kind in ("true", "false", "none"):
             return ast.Const(here, {"true": True, "false": False, "none": None}[kind]), start, end
         if kind == "[":
@@ -266,7 +266,8 @@ class _Reader:
         return name[1], self.expr()[0]
 
 
-def _unquote(text: str) -> str:
+def unquote(text: str) -> str:
+    """A string literal's text: the quotes off, its escapes (\\", \\n, \\\\) read."""
     s = text[1:-1]
     return s.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
 
