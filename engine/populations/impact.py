@@ -490,14 +490,11 @@ _SIDES: dict[str, Any] = {}  # both years and their plans for the worker process
 
 def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: Any) -> tuple[Outcome, Outcome]:
     """A record under both years; its plain inputs made once when both years check them alike. A
-    table's row (`score_table.Row`) whose form both years have replayed goes straight from its cells
-    to its outcomes (`_row_pair`); any other is read into its record here."""
+    table's row (`score_table.Row`) is read into its record here (the rows a checked tape fits went
+    straight from their cells to their outcomes: `_rows_replayed`)."""
     from mips_rules.engine.scoring.plain_inputs import plain_inputs, reusable
 
     if not isinstance(record, dict) and hasattr(record, "cells_form"):
-        quick = _row_pair(sides, record)
-        if quick is not None:
-            return quick
         record = record.read()
     if isinstance(record, dict) and "__error__" in record:
         return Outcome(None, record["__error__"]), Outcome(None, record["__error__"])
@@ -521,33 +518,6 @@ def _pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], n: int, record: An
 _ORDERS: dict[tuple[str, Any], Any] = {}  # (table, cells form) → (the record's form, its numbers' cells) or None
 MAX_ORDERS = 4096
 _NONE_YET = object()
-
-
-def _row_pair(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], row: Any) -> tuple[Outcome, Outcome] | None:
-    """A table row's outcomes from its cells, where both years have a tape for its form that has
-    been checked (`Replayer.replay_known`): the numbers parsed from the cells, in the form's order,
-    are all a replay needs — the same outcomes as the row read into its record and scored. None
-    where that does not apply (the caller reads the row and scores it)."""
-    got = row.cells_form()
-    if got is None:
-        return None
-    cells_form, numbers_by_cell = got
-    key = (row.reader.signature, cells_form)
-    entry = _ORDERS.get(key, _NONE_YET)
-    if entry is _NONE_YET:
-        if len(_ORDERS) >= MAX_ORDERS:
-            return None
-        entry = _ORDERS[key] = row.number_order()
-    if entry is None:
-        return None
-    form_key, order = entry
-    numbers = tuple([numbers_by_cell[c] for c in order])
-    both = _pair_replayer(sides)
-    got = both.replay_known(form_key, numbers) if both is not None else None
-    if got is None:
-        return None
-    record_id = row.record_id()
-    return _outcome(sides[1], record_id, got[0]), _outcome(sides[3], record_id, got[1])
 
 
 def _pair_replayer(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool]) -> Any:
@@ -605,9 +575,11 @@ def _pairs_of(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tu
 
 def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]]
                    ) -> dict[int, tuple[Outcome, Outcome]]:
-    """`_row_pair` for a chunk's table rows: grouped by form, each tape replayed over all the rows of
-    its form it may fit (`Replayer.replay_known_many`); position in the chunk → outcomes, for the
-    rows both years replayed."""
+    """A chunk's table rows whose form has a checked tape, straight from their cells to their
+    outcomes: the numbers parsed from the cells, in the form's order, are all a replay needs — the
+    same outcomes as the row read into its record and scored. Grouped by form, each tape replayed
+    over all the rows of its form it may fit (`Replayer.replay_known_many`); position in the chunk
+    → outcomes, for the rows replayed."""
     both = _pair_replayer(sides)
     if both is None:
         return {}

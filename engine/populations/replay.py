@@ -92,7 +92,6 @@ def form(record: Any) -> Form | None:
 
 
 _UNSET: Any = object()
-_TRAPPED: Any = object()  # a replay raised
 
 
 def _emit(value: Any, ref: Callable[[Any], str]) -> str:
@@ -164,22 +163,11 @@ class Replayer:
         self.stats["usual"] += 1
         return self.evaluate(record)
 
-    def replay_known(self, key: Any, numbers: tuple[Decimal, ...]) -> tuple[Any, ...] | None:
-        """The figures of an input of a known form, from a tape already checked (past its checked
-        replays), or None: nothing is recorded or evaluated here."""
-        entry = self.forms.get(key) if self.on else None
-        if entry is None:
-            return None
-        tape, got = self._fit(entry, numbers, checked_only=True)
-        if tape is None:
-            return None
-        self.stats["replayed"] += 1
-        return got
-
     def replay_known_many(self, key: Any, numbers: list[tuple[Decimal, ...]]) -> list[tuple[Any, ...] | None]:
-        """`replay_known` of each of these numbers (inputs of one form), a tape at a time over all
-        the numbers it may fit (`Tape.replay_many`): the figures, or None where no checked tape
-        fits (or a replay raised)."""
+        """The figures of each of these numbers (inputs of one form) from the tapes already checked
+        (past their checked replays), a tape at a time over all the numbers it may fit
+        (`Tape.replay_many`); None where none fits (or a replay raised). Nothing is recorded or
+        evaluated here."""
         got: list[Any] = [None] * len(numbers)
         entry = self.forms.get(key) if self.on else None
         if entry is None:
@@ -213,24 +201,21 @@ class Replayer:
                 return self._checked(got, record)
             self.stats["replayed"] += 1
             return got
-        if got is _TRAPPED or len(form.tapes) >= MAX_TAPES_PER_FORM or self.tapes >= MAX_TAPES \
+        if got is TRAPPED or len(form.tapes) >= MAX_TAPES_PER_FORM or self.tapes >= MAX_TAPES \
                 or form.failures >= MAX_FAILURES_PER_FORM + 4 * len(form.tapes):
             return None
         return self._record(form, record, numbers)
 
-    def _fit(self, form: _Form, numbers: tuple[Decimal, ...], checked_only: bool = False) -> tuple[Tape | None, Any]:
+    def _fit(self, form: _Form, numbers: tuple[Decimal, ...]) -> tuple[Tape | None, Any]:
         """(the first of the form's tapes that fits these numbers, its values) — the most used tapes
-        first; (None, None) when none fits, (None, _TRAPPED) when a replay raised (a trapped
+        first; (None, None) when none fits, (None, TRAPPED) when a replay raised (a trapped
         condition: the usual way says what)."""
         tapes = form.tapes
         with decimal.localcontext(self.decimal_context):
             for i, tape in enumerate(tapes):
-                if checked_only and tape.hits < CHECKED_REPLAYS:
-                    continue
-                try:
-                    got = tape.replay(numbers)
-                except Exception:  # noqa: BLE001 - the usual way reports it
-                    return None, _TRAPPED
+                got = tape.replay_many((numbers,))[0]
+                if got is TRAPPED:
+                    return None, TRAPPED
                 if got is not None:
                     tape.hits += 1
                     if i and tape.hits > tapes[i - 1].hits:
