@@ -140,32 +140,20 @@ class _Reader:
             self.take(";")
             body, _, end = self.expr()
             return ast.Let(self.tok_loc(name), name[1], value, body), (tok[2], tok[3], tok[4]), end
-        return self.binary(0)
+        return self.disjunction()
 
-    _LEVELS: tuple[tuple[str, ...], ...] = (("or",), ("and",))
+    # The grammar's levels, loosest first: or, and, not, a comparison, + and -, * and /, unary -.
+    def disjunction(self) -> tuple[ast.Node, Span, Span]:
+        return self.chain(self.conjunction, ("or",))
 
-    def binary(self, level: int) -> tuple[ast.Node, Span, Span]:
-        if level == 2:
-            return self.negation()
-        op = self._LEVELS[level][0]
-        left, start, end = self.binary(level + 1)
-        while self.peek()[0] == op:
-            self.i += 1
-            right, _, end = self.binary(level + 1)
-            left = ast.Binary(self.loc(start, end), op, left, right)
-        return left, start, end
+    def conjunction(self) -> tuple[ast.Node, Span, Span]:
+        return self.chain(self.negation, ("and",))
 
     def negation(self) -> tuple[ast.Node, Span, Span]:
-        tok = self.peek()
-        if tok[0] == "not":
-            self.i += 1
-            operand, _, end = self.negation()
-            start = (tok[2], tok[3], tok[4])
-            return ast.Unary(self.loc(start, end), "not", operand), start, end
-        return self.comparison()
+        return self.prefixed("not", self.comparison)
 
     def comparison(self) -> tuple[ast.Node, Span, Span]:
-        left, start, end = self.arith(self.term, ("+", "-"))
+        left, start, end = self.sum()
         kind = self.peek()[0]
         op = _COMPARE.get(kind)
         if op is None and kind == "not" and self.peek(1)[0] == "in":
@@ -173,11 +161,21 @@ class _Reader:
         if op is None:
             return left, start, end
         self.i += 2 if op == "not in" else 1
-        right, _, end = self.arith(self.term, ("+", "-"))
+        right, _, end = self.sum()
         return ast.Binary(self.loc(start, end), op, left, right), start, end
 
-    def arith(self, operand: Callable[[], tuple[ast.Node, Span, Span]], ops: tuple[str, ...]
+    def sum(self) -> tuple[ast.Node, Span, Span]:
+        return self.chain(self.term, ("+", "-"))
+
+    def term(self) -> tuple[ast.Node, Span, Span]:
+        return self.chain(self.unary, ("*", "/"))
+
+    def unary(self) -> tuple[ast.Node, Span, Span]:
+        return self.prefixed("-", self.postfix)
+
+    def chain(self, operand: Callable[[], tuple[ast.Node, Span, Span]], ops: tuple[str, ...]
               ) -> tuple[ast.Node, Span, Span]:
+        """Operands joined by these operators, left to right (`a - b - c` is `(a - b) - c`)."""
         left, start, end = operand()
         while self.peek()[0] in ops:
             op = self.peek()[0]
@@ -186,17 +184,15 @@ class _Reader:
             left = ast.Binary(self.loc(start, end), op, left, right)
         return left, start, end
 
-    def term(self) -> tuple[ast.Node, Span, Span]:
-        return self.arith(self.unary, ("*", "/"))
-
-    def unary(self) -> tuple[ast.Node, Span, Span]:
+    def prefixed(self, op: str, operand: Callable[[], tuple[ast.Node, Span, Span]]) -> tuple[ast.Node, Span, Span]:
+        """`op` before an operand (any number of times: `not not a`, `- -a`), or the operand alone."""
         tok = self.peek()
-        if tok[0] == "-":
-            self.i += 1
-            operand, _, end = self.unary()
-            start = (tok[2], tok[3], tok[4])
-            return ast.Unary(self.loc(start, end), "-", operand), start, end
-        return self.postfix()
+        if tok[0] != op:
+            return operand()
+        self.i += 1
+        inner, _, end = self.prefixed(op, operand)
+        start = (tok[2], tok[3], tok[4])
+        return ast.Unary(self.loc(start, end), op, inner), start, end
 
     def postfix(self) -> tuple[ast.Node, Span, Span]:
         node, start, end = self.atom()

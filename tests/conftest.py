@@ -74,6 +74,31 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def mutations(texts: list[str], inserts: list[str], n: int, seed: int) -> list[str]:
+    """`n` pieces of the texts (up to 600 characters), each mutated 1 to 4 times: a string inserted,
+    a few characters deleted, or a piece copied elsewhere (seeded: the same cases every run)."""
+    import random
+
+    r = random.Random(seed)
+    out = []
+    for _ in range(n):
+        t = r.choice(texts)
+        at = r.randrange(len(t))
+        t = t[max(0, at - 300): at + 300]
+        for _ in range(r.randint(1, 4)):
+            p = r.randrange(len(t) + 1)
+            op = r.random()
+            if op < 0.5:
+                t = t[:p] + r.choice(inserts) + t[p:]
+            elif op < 0.8:
+                t = t[:p] + t[p + r.randint(1, 5):]
+            else:
+                q = r.randrange(len(t) + 1)
+                t = t[:p] + t[q: q + 20] + t[p:]
+        out.append(t)
+    return out
+
+
 def masked(text: str) -> str:
     """A report with its rules fingerprint masked: snapshots check the numbers and words, not the exact
     bytes of the rules that scored them (tests/test_refdata.py checks the fingerprint itself)."""

@@ -120,6 +120,7 @@ def test_rules_read_by_hand_as_the_grammar_reads_them():
     import random
     from pathlib import Path
 
+    from conftest import mutations
     from mips_rules.dsl import descent
 
     root = Path(__file__).resolve().parent.parent / "rules"
@@ -135,15 +136,8 @@ def test_rules_read_by_hand_as_the_grammar_reads_them():
     inserts = ["(", ")", "[", "]", "{", "}", ",", ".", ":", ";", "=", "@", "->", "-", "+", "*", "/", "<", "<=",
                "==", "not", "in", "and", "if", "then", "else", "let", "true", "x", '"s"', "1.5", "#c\n", "\n", "\t",
                "é", "\\", '"', "0.", ".5", "not in", "f(", "[1]"]
-    for _ in range(1500):
-        text = r.choice(files)
-        at = r.randrange(len(text))
-        text = text[max(0, at - 400): at + 400]
-        for _ in range(r.randint(1, 3)):
-            p = r.randrange(len(text) + 1)
-            text = text[:p] + r.choice(inserts) + text[p:] if r.random() < 0.6 else text[:p] + text[p + r.randint(1, 4):]
-        cases.append(text)
-    read = refused = 0
+    cases += mutations(files, inserts, 1500, 20261129)
+    read = 0
     for text in cases:
         expected, got = _by_lark(text), descent.read(text, "f.rules")
         if got is None:

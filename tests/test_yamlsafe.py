@@ -358,30 +358,13 @@ def test_libyaml_reads_every_text_as_the_python_parser_does(monkeypatch: pytest.
     """Loading takes libyaml's parser (C) where it reads a text as PyYAML's pure-Python one
     does: the same values, locations and messages, on the project's YAML files and on
     thousands of mutations of them (tabs, `?`, flow collections, control characters, …)."""
-    import random
-
+    from conftest import mutations
     from mips_rules.engine.inputs import safe_yaml
 
     root = Path(__file__).resolve().parent.parent
     texts = [p.read_text(encoding="utf-8") for p in sorted((root / "rules").rglob("*.yaml"))]
     texts += [p.read_text(encoding="utf-8") for p in sorted((root / "examples").glob("*.yaml"))]
-    cases = list(texts)
-    r = random.Random(20261129)
-    for _ in range(3000):
-        t = r.choice(texts)
-        at = r.randrange(len(t))
-        t = t[max(0, at - 300): at + 300]
-        for _ in range(r.randint(1, 4)):
-            p = r.randrange(len(t) + 1)
-            op = r.random()
-            if op < 0.5:
-                t = t[:p] + r.choice(_INSERTS) + t[p:]
-            elif op < 0.8:
-                t = t[:p] + t[p + r.randint(1, 5):]
-            else:
-                q = r.randrange(len(t) + 1)
-                t = t[:p] + t[q: q + 20] + t[p:]
-        cases.append(t)
+    cases = texts + mutations(texts, _INSERTS, 3000, 20261129)
     fast = [_outcome(t) for t in cases]
     assert safe_yaml._FastLoader is not None  # PyYAML's wheels carry libyaml; else this compares nothing
     monkeypatch.setattr(safe_yaml, "_FastLoader", None)
