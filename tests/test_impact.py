@@ -311,7 +311,7 @@ def test_the_study_is_tallied_as_records_stream_by(year_2024, tmp_path):
     whole list gives; the errors listed are the first 20 distinct ones in sorted order."""
     import random
 
-    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations import impact, tally
     from mips_rules.engine.workbench.reform import reform_year
 
     rows = _table_records(year_2024, tmp_path, 60)
@@ -323,8 +323,101 @@ def test_the_study_is_tallied_as_records_stream_by(year_2024, tmp_path):
         errors = [r.choice("abcdefghijklmnopqrstuvwxyz") * r.randint(1, 3) for _ in range(r.randint(0, 60))]
         kept: list[str] = []
         for e in errors:
-            impact._keep_error(kept, e)
+            tally.keep_error(kept, e)
         assert kept == sorted(set(errors))[:20]
+        cut = r.randint(0, len(errors))  # two parts' lists merged: the same list
+        first: list[str] = []
+        second: list[str] = []
+        for e in errors[:cut]:
+            tally.keep_error(first, e)
+        for e in errors[cut:]:
+            tally.keep_error(second, e)
+        for e in second:
+            tally.keep_error(first, e)
+        assert first == kept
+
+
+def test_parts_of_any_size_give_the_same_study(year_2024, tmp_path, monkeypatch):
+    """A study is tallied a chunk at a time and the parts merged: chunks of 1, 7 or 500 records, in
+    one process or two workers, give the same study, figure for figure."""
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.workbench.reform import reform_year
+
+    rows = _table_records(year_2024, tmp_path, 90)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    whole = impact.compare(year_2024, reform, rows, "t80", workers=1)
+    assert whole["population"]["records"] == 90
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    for size in (1, 7):
+        monkeypatch.setattr(impact, "CHUNK", size)
+        assert impact.compare(year_2024, reform, rows, "t80", workers=1) == whole
+        assert impact.compare(year_2024, reform, rows, "t80", workers=2) == whole
+
+
+def test_rows_tallied_as_columns_give_the_study_of_their_outcomes(year_2024, tmp_path, monkeypatch):
+    """Without `--records`, the rows a tape replays go from their values to the tally as columns (no
+    outcome made): the study each record's outcome tallied one by one gives, in one process or two."""
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.score_table import rows
+    from mips_rules.engine.workbench.reform import reform_year
+
+    _table_records(year_2024, tmp_path, 600)
+    table = tmp_path / "rows.csv"
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    one_by_one = impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=[], workers=1)
+    columns = []
+    tallied = impact.Tally.add_scored
+    monkeypatch.setattr(impact.Tally, "add_scored", lambda self, b, a, c: columns.append(len(c)) or tallied(self, b, a, c))
+    assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", workers=1) == one_by_one
+    assert max(columns) > 10  # (a chunk's replayed rows at once)
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(impact, "CHUNK", 50)
+    assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", workers=2) == one_by_one
+    assert one_by_one["population"]["not_scored"] > 50 and one_by_one["population"]["scored_both"] > 150
+
+
+def test_sums_are_exact_in_any_order():
+    """The budget's sums are exact. Weights 1E+28, 6 and 6 (× an adjustment of 1): 28-digit running
+    sums give 1E+28 + 20 in that order (1E+28 + 6 rounds to + 10, then + 16 to + 20) and 1E+28 + 10
+    the other way (6 + 6 + 1E+28 = 1E+28 + 12, rounded); the exact sum is 1E+28 + 12 in every order
+    and in merged parts, rounded once when shown: 1.000000000000000000000000001E+28."""
+    import itertools
+
+    from mips_rules.engine.populations.tally import STUDY, Budget
+
+    weights = [D("1E+28"), D(6), D(6)]
+    running = [sum((w for w in order), D(0)) for order in (weights, weights[::-1])]
+    assert running == [D("1E+28") + 20, D("1E+28") + 10] and running[0] != running[1]  # (Python's default context)
+    for order in itertools.permutations(weights):
+        one, parts = Budget(), [Budget(), Budget()]
+        for i, w in enumerate(order):
+            one.add([D(1)], [D(0)], [w])
+            parts[i % 2].add([D(1)], [D(0)], [w])
+        column = Budget()  # a column of three records at once
+        column.add([D(1)] * 3, [D(0)] * 3, list(order))
+        assert column.negative_weighted == one.negative_weighted
+        parts[0].merge(parts[1])
+        for total in (one.negative_weighted, parts[0].negative_weighted):
+            assert total == D("10000000000000000000000000012")
+        assert (one.negative, one.scored, one.weighted) == (3, 3, 3)
+    assert str(STUDY.plus(one.negative_weighted)) == "1.000000000000000000000000001E+28"
+
+
+def test_the_median_from_counts_is_statistics_median():
+    """Final scores are counted by their digits; the median is the one of the list they count."""
+    import random
+    import statistics
+
+    from mips_rules.engine.populations.tally import median_of
+
+    r = random.Random(9)
+    for _ in range(300):
+        values = [D(r.randint(0, 400)) / 4 for _ in range(r.randint(1, 40))]
+        counts: dict[str, int] = {}
+        for v in values:
+            counts[str(v)] = counts.get(str(v), 0) + 1
+        assert median_of(counts) == statistics.median(values)
+    assert median_of({"75.5": 1, "80": 1}) == D("77.75") and median_of({}) is None
 
 
 def test_table_rows_read_where_they_are_scored(year_2024, tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ scaled so that their weighted total equals the negative ones', at most the year'
 from __future__ import annotations
 
 import json
-import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,11 +18,9 @@ from typing import Any, Iterable, Iterator
 from mips_rules.dsl.errors import RulesError
 from mips_rules.dsl.values import to_plain, to_value
 from mips_rules.engine.populations.replay import Unplain, form
+from mips_rules.engine.populations.tally import STUDY, Budget, Tally, number
 from mips_rules.engine.scoring.display import at
 from mips_rules.engine.years.report_declaration import INPUT_ROOTS
-
-HISTOGRAM_WIDTH = 10  # final-score bins of 10 points
-
 
 @dataclass(slots=True)
 class Outcome:
@@ -162,6 +159,21 @@ def _outcome(plan: StudyPlan, record_id: Any, raw: tuple[Any, ...]) -> Outcome:
 def _outcome_maker(plan: StudyPlan) -> Any:
     """`_outcome` for this plan: a function of (record id, values) with the plan's layout bound."""
     made = plan.cache.get("outcome")
+    if made is None:
+        read = _figures_reader(plan)
+
+        def made(record_id: Any, raw: tuple[Any, ...]) -> Outcome:
+            columns, groups, _ = read([raw])
+            return Outcome(record_id, None, *[column[0] for column in columns], groups[0])
+        plan.cache["outcome"] = made
+    return made
+
+
+def _figures_reader(plan: StudyPlan) -> Any:
+    """A function of records' values (a list, each in `plain_values`' order) with the plan's layout
+    bound: (their figures as an outcome holds them, a column each — `tally.Columns` —, each
+    record's groups (path → text), and the same as a tuple of items)."""
+    made = plan.cache.get("figures")
     if made is not None:
         return made
     layout = _Layout.of(plan)
@@ -169,29 +181,42 @@ def _outcome_maker(plan: StudyPlan) -> Any:
     negative, positive, weight_at = layout.negative, layout.positive, layout.weight
     group_at = tuple(i for _, i in layout.groups)
     group_paths = tuple(p for p, _ in layout.groups)
-    texts: dict[tuple[Any, ...], dict[str, str]] = {}
+    # The groups of the records, kept by their values (a population has few combinations) and
+    # their values' types: equal values read alike only where they are texts, true/false or none
+    # (1.0 == 1 and True == 1 == Decimal(1), but they read differently).
+    texts: dict[tuple[Any, ...], tuple[tuple[type, ...], dict[str, str], tuple[tuple[str, str], ...]]] = {}
     zero = Decimal(0)
 
-    def make(record_id: Any, raw: tuple[Any, ...]) -> Outcome:
-        weight = raw[weight_at] if weight_at is not None else None
+    def groups_of(raw: tuple[Any, ...]) -> tuple[type, ...] | tuple[Any, ...]:
         values = tuple([raw[i] for i in group_at])
-        # Kept by the groups' values (a population has few combinations) where equal values read
-        # alike: texts, true/false and none (not numbers: 1.0 == 1, but they read differently).
-        textlike = all([type(v) in _TEXTLIKE for v in values])  # (True == 1 == Decimal(1): never numbers)
-        groups = texts.get(values) if textlike else None
-        if groups is None:
-            groups = {p: _group_text(_plain(v)) for p, v in zip(group_paths, values)}
-            if textlike and len(texts) < 4096:
-                texts[values] = groups
-        return Outcome(record_id, None, _plain(raw[final]), _plain(raw[adjustment]),
-                       _plain(raw[direction]) if direction is not None else None,
-                       abs(_number(raw[negative])) if negative is not None else zero,
-                       _number(raw[positive]) if positive is not None else zero,
-                       _number(weight) if isinstance(weight, (Decimal, int)) and not isinstance(weight, bool)
-                       else None,
-                       groups)  # shared by the records of these groups: read, never changed
-    plan.cache["outcome"] = make
-    return make
+        types = tuple(map(type, values))
+        try:
+            found = texts.get(values)
+        except TypeError:  # (a value that is no key: a record, a list)
+            found = None
+        if found is not None and found[0] == types:
+            return found
+        named = {p: _group_text(_plain(v)) for p, v in zip(group_paths, values)}
+        made = types, named, tuple(named.items())
+        if len(texts) < 4096 and all([t in _TEXTLIKE for t in types]):
+            texts[values] = made
+        return made
+
+    def column(at: int | None, default: Any, read: Any, raws: list[tuple[Any, ...]]) -> list[Any]:
+        return [default] * len(raws) if at is None else [read(raw[at]) for raw in raws]
+
+    def weight_of(w: Any) -> Decimal | None:
+        return number(w) if isinstance(w, (Decimal, int)) and not isinstance(w, bool) else None
+
+    def read(raws: list[tuple[Any, ...]]) -> tuple[Any, list[dict[str, str]], list[tuple[tuple[str, str], ...]]]:
+        groups = [groups_of(raw) for raw in raws]
+        columns = ([_plain(raw[final]) for raw in raws], [_plain(raw[adjustment]) for raw in raws],
+                   column(direction, None, _plain, raws),
+                   column(negative, zero, lambda v: number(v).copy_abs(), raws),
+                   column(positive, zero, number, raws), column(weight_at, None, weight_of, raws))
+        return columns, [g[1] for g in groups], [g[2] for g in groups]  # (groups shared: read, never changed)
+    plan.cache["figures"] = read
+    return read
 
 
 _TEXTLIKE = (str, bool, type(None))
@@ -282,34 +307,11 @@ def read_population(path: Path) -> Iterator[tuple[int, Any]]:
     return lines()
 
 
-@dataclass
-class Budget:
-    """One side's running totals for the scaling factor: adjustments weighted by each record's
-    budget weight (allowed charges), and unweighted (used when no record has a weight)."""
-
-    scored: int = 0
-    weighted: int = 0
-    negative_weighted: Decimal = Decimal(0)
-    positive_weighted: Decimal = Decimal(0)
-    negative: Decimal = Decimal(0)
-    positive: Decimal = Decimal(0)
-
-    def add(self, o: Outcome) -> None:
-        if o.error is not None:
-            return
-        self.scored += 1
-        # × 1 as a weight of 1: the product is rounded to the context's precision like a weighted one
-        self.negative += o.negative * _ONE
-        self.positive += o.positive * _ONE
-        if o.weight is not None:
-            self.weighted += 1
-            self.negative_weighted += o.negative * o.weight
-            self.positive_weighted += o.positive * o.weight
-
-
 def scaling_factor(year: Any, budget: Budget) -> dict[str, Any]:
     """The budget-neutral scaling factor over a population: Σ weight × negative adjustment divided by
-    Σ weight × positive adjustment before scaling, capped; and the maximum positive adjustment it gives."""
+    Σ weight × positive adjustment before scaling, capped; and the maximum positive adjustment it gives.
+    The sums are exact (`tally.EXACT`); the totals shown, the quotient and the product are rounded
+    once, to `tally.STUDY`'s 28 digits."""
     figures = year.report_layout.figures
     if "budget_negative" not in figures or "budget_positive" not in figures:
         return {"available": False, "why": "the year's report.yaml names no budget figures"}
@@ -323,16 +325,17 @@ def scaling_factor(year: Any, budget: Budget) -> dict[str, Any]:
     result: dict[str, Any] = {"available": True, "records": budget.scored if unweighted else budget.weighted,
                               "weighted_by": None if unweighted else figures.get("budget_weight"),
                               "without_weight": 0 if unweighted else budget.scored - budget.weighted,
-                              "negative_total": negative, "positive_total_unscaled": positive, "cap": cap}
+                              "negative_total": STUDY.plus(negative), "positive_total_unscaled": STUDY.plus(positive),
+                              "cap": cap}
     if positive == 0:
         result.update(raw=None, factor=None, cap_binds=False, max_positive_adjustment=None,
                       why="no positive adjustment in the population: nothing to scale")
         return result
-    raw = negative / positive
+    raw = STUDY.divide(negative, positive)
     factor = min(raw, cap) if isinstance(cap, Decimal) else raw
     best = _max_unscaled(year)
     result.update(raw=raw, factor=factor, cap_binds=isinstance(cap, Decimal) and raw > cap,
-                  max_positive_adjustment=best * factor if best is not None else None)
+                  max_positive_adjustment=STUDY.multiply(best, factor) if best is not None else None)
     return result
 
 
@@ -420,66 +423,6 @@ class RowWriter:
                     pq.write_table(table, out)
         finally:
             self._tmp.cleanup()
-
-
-_BIN_LABELS = [f"{b}-{b + HISTOGRAM_WIDTH}" for b in range(0, 100, HISTOGRAM_WIDTH)]
-
-
-class _Side:
-    """One side's running figures: the final scores (for the median), means, directions, bins."""
-
-    def __init__(self) -> None:
-        self.finals: list[Decimal] = []
-        self.total = Decimal(0)
-        self.adjustments = 0
-        self.adjustment_total = Decimal(0)
-        self.directions: dict[str, int] = {}
-        self.bins = dict.fromkeys(_BIN_LABELS, 0)
-        self.budget = Budget()
-
-    def add(self, o: Outcome) -> None:
-        self.budget.add(o)
-        if o.error is not None or o.final_score is None:
-            return
-        f = _number(o.final_score)
-        self.finals.append(f)
-        self.total += f
-        if o.adjustment is not None:
-            self.adjustments += 1
-            self.adjustment_total += _number(o.adjustment)
-        direction = str(o.direction)
-        self.directions[direction] = self.directions.get(direction, 0) + 1
-        self.bins[_BIN_LABELS[max(0, min(int(f // HISTOGRAM_WIDTH), len(_BIN_LABELS) - 1))]] += 1
-
-    def figures(self) -> dict[str, Any]:
-        n = len(self.finals)
-        return {"scored": n,
-                "mean_final_score": _mean_of(self.total, n),
-                "median_final_score": statistics.median(self.finals) if self.finals else None,
-                "mean_adjustment": _mean_of(self.adjustment_total, self.adjustments),
-                "directions": dict(sorted(self.directions.items())),
-                "final_scores": self.bins}
-
-
-def _sign(o: Outcome) -> int:
-    """The adjustment's sign (a penalty is below 0): what "turned negative" means, whatever the year calls it."""
-    if o.adjustment is None:
-        return 0
-    a = _number(o.adjustment)
-    return (a > 0) - (a < 0)
-
-
-_ONE = Decimal(1)
-
-
-def _number(v: Any) -> Decimal:
-    """`Decimal(v)`: a Decimal as it is (the same number, digit for digit)."""
-    return v if type(v) is Decimal else Decimal(v)
-
-
-def _mean_of(total: Decimal, n: int) -> Decimal | None:
-    """A mean to the hundredth (the total summed in record order, as `sum` would)."""
-    return (total / n).quantize(Decimal("0.01")) if n else None
 
 
 PARALLEL_FROM = 2000  # records: fewer are scored in this process (starting workers costs more)
@@ -570,16 +513,25 @@ def _pairs_of(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tu
     replayed a form at a time (`_rows_replayed`), the others one by one (`_pair`) — the same
     outcomes either way."""
     quick = _rows_replayed(sides, chunk)
-    return [(n, *(quick.get(i) or _pair(sides, n, record))) for i, (n, record) in enumerate(chunk)]
+    before, after = _outcome_maker(sides[1]), _outcome_maker(sides[3])
+    out = []
+    for i, (n, record) in enumerate(chunk):
+        got = quick.get(i)
+        if got is None:
+            out.append((n, *_pair(sides, n, record)))
+        else:
+            record_id = record.record_id()
+            out.append((n, before(record_id, got[0]), after(record_id, got[1])))
+    return out
 
 
 def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]]
-                   ) -> dict[int, tuple[Outcome, Outcome]]:
+                   ) -> dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]:
     """A chunk's table rows whose form has a checked tape, straight from their cells to their
-    outcomes: the numbers parsed from the cells, in the form's order, are all a replay needs — the
-    same outcomes as the row read into its record and scored. Grouped by form, each tape replayed
+    values: the numbers parsed from the cells, in the form's order, are all a replay needs — the
+    same values as the row read into its record and scored. Grouped by form, each tape replayed
     over all the rows of its form it may fit (`Replayer.replay_known_many`); position in the chunk
-    → outcomes, for the rows replayed."""
+    → the values of both years (`plain_values`' order), for the rows replayed."""
     both = _pair_replayer(sides)
     if both is None:
         return {}
@@ -601,13 +553,11 @@ def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: li
             continue
         form_key, order = entry
         groups.setdefault(form_key, []).append((i, tuple([numbers_by_cell[c] for c in order])))
-    out: dict[int, tuple[Outcome, Outcome]] = {}
-    before, after = _outcome_maker(sides[1]), _outcome_maker(sides[3])
+    out: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
     for form_key, members in groups.items():
         for (i, _), got in zip(members, both.replay_known_many(form_key, [x for _, x in members])):
             if got is not None:
-                record_id = chunk[i][1].record_id()
-                out[i] = (before(record_id, got[0]), after(record_id, got[1]))
+                out[i] = got
     return out
 
 
@@ -616,12 +566,36 @@ def _checks_alike(base: Any, reform: Any) -> bool:
     return a is not None and b is not None and hasattr(a, "checks_alike") and a.checks_alike(b)
 
 
-def _pairs_chunk(chunk: list[tuple[int, Any]]) -> list[tuple[int, Any, Any]]:
-    """A worker's chunk, each outcome packed (`_pack`): a tuple of texts pickles far faster than
-    the outcomes with their Decimals and group records."""
-    sides = _SIDES["sides"]
-    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
-    return [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in _pairs_of(sides, chunk)]
+def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]], keep: bool
+             ) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
+    """A chunk's records under both years, tallied here (`tally.Tally`, settled: what a worker
+    sends back is its part of the study, not its outcomes), and with `keep` each record's outcomes
+    as well, packed (`_pack`: a tuple of texts pickles far faster than the outcomes)."""
+    part = Tally()
+    if keep:
+        groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
+        kept = []
+        for n, b, a in _pairs_of(sides, chunk):
+            part.add(b, a)
+            kept.append((n, _pack(b, groups[0]), _pack(a, groups[1])))
+        return part.settled(), kept
+    # The rows replayed go from their values to the tally as columns (no outcomes made); the others
+    # one by one.
+    quick = _rows_replayed(sides, chunk)
+    for i, (n, record) in enumerate(chunk):
+        if i not in quick:
+            part.add(*_pair(sides, n, record))
+    if quick:
+        both = list(quick.values())
+        before = _figures_reader(sides[1])([b for b, _ in both])[0]
+        after, _, combinations = _figures_reader(sides[3])([a for _, a in both])
+        part.add_scored(before, after, combinations)
+    return part.settled(), None
+
+
+def _tallied_here(args: tuple[list[tuple[int, Any]], bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
+    """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`)."""
+    return _tallied(_SIDES["sides"], *args)
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -654,37 +628,41 @@ def _unpack(t: tuple[Any, ...], groups: list[str]) -> Outcome:
     return o
 
 
-def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
-                workers: int | None = None) -> Iterator[tuple[int, Outcome, Outcome]]:
-    """(line, before, after) for each record, in order, as the records are read: in worker processes
-    (one per core, forked with both years loaded) once the population is large and the platform
-    forks, else here. At most a few chunks are in flight: memory does not grow with the population."""
+def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bool = False,
+            workers: int | None = None) -> Iterator[tuple[Tally, list[tuple[int, Outcome, Outcome]] | None]]:
+    """The study's parts, a chunk of records at a time, in order (with `keep`, each with its
+    records' (line, before, after)): in worker processes (one per core, forked with both years
+    loaded) once the population is large and the platform forks, else here. At most a few chunks
+    are in flight: memory does not grow with the population."""
     import itertools
     import os
 
     n = workers or os.cpu_count() or 1
     sides = (base, StudyPlan.of(base), reform, StudyPlan.of(reform), _checks_alike(base, reform))
+    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
+
+    def unpacked(kept: list[tuple[int, Any, Any]] | None) -> list[tuple[int, Outcome, Outcome]] | None:
+        return None if kept is None else [(line, _unpack(b, groups[0]), _unpack(a, groups[1])) for line, b, a in kept]
+
     records = iter(records)
     first = list(itertools.islice(records, PARALLEL_FROM))
+    everything = itertools.chain(first, records)
+    chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
     if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
-        everything = itertools.chain(first, records)
-        for chunk in iter(lambda: list(itertools.islice(everything, CHUNK)), []):
-            yield from _pairs_of(sides, chunk)
+        for chunk in chunks:
+            part, kept = _tallied(sides, chunk, keep)
+            yield part, unpacked(kept)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from mips_rules.engine.populations.batch import _in_order, _stop
 
-    everything = itertools.chain(first, records)
-    chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
     _SIDES["sides"] = sides
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
-    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
     try:
-        for part in _in_order(pool, _pairs_chunk, chunks, 4 * n):
-            for line, b, a in part:
-                yield line, _unpack(b, groups[0]), _unpack(a, groups[1])
+        for part, kept in _in_order(pool, _tallied_here, ((chunk, keep) for chunk in chunks), 4 * n):
+            yield part, unpacked(kept)
     except BaseException:
         _stop(pool)
         raise
@@ -695,112 +673,27 @@ def score_pairs(base: Any, reform: Any, records: Iterable[tuple[int, Any]],
 
 def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_label: str,
             rows: "RowWriter | list[dict[str, Any]] | None" = None, workers: int | None = None) -> dict[str, Any]:
-    """The impact study: both sides, the movers, the groups and the scaling factors, tallied as the
-    records are scored (memory holds the final scores, not the records). With `rows`, each record's
-    own before and after goes to it as well (`--records`: a RowWriter, or a list)."""
-    before, after = _Side(), _Side()
-    records_seen = scored_both = 0
-    transitions: dict[str, int] = {}
-    up = down = changed = 0
-    change_total = Decimal(0)
-    turned_negative = turned_positive = 0
-    groups: dict[str, dict[str, Any]] = {}
-    # A record's groups → [their tallies, and the counts of the records with these groups]: a
-    # population has few combinations; the counts go to each group's tally at the end.
-    in_groups: dict[tuple[Any, ...], list[Any]] = {}
-    errors: list[str] = []  # the 20 first in sorted order of the distinct errors
-    for line, b, a in score_pairs(base, reform, records, workers):
-        records_seen += 1
-        if isinstance(rows, list):
-            rows.append(record_row(line, b, a))
-        elif rows is not None:
-            rows.write(line, b, a)
-        before.add(b)
-        after.add(a)
-        for o in (b, a):
-            if o.error is not None:
-                _keep_error(errors, o.error)
-        if b.error is not None or a.error is not None:
-            continue
-        scored_both += 1
-        if a.final_score != b.final_score:
-            changed += 1
-            change_total += _number(a.final_score) - _number(b.final_score)
-            up += a.final_score > b.final_score
-            down += a.final_score < b.final_score
-        if a.direction != b.direction:
-            key = f"{b.direction} → {a.direction}"
-            transitions[key] = transitions.get(key, 0) + 1
-        sign_b, sign_a = _sign(b), _sign(a)
-        neg_b, neg_a, pos_a = sign_b < 0, sign_a < 0, sign_a > 0
-        turned_negative += not neg_b and neg_a
-        turned_positive += sign_b <= 0 and pos_a
-        combination = tuple(a.groups.items())
-        counts = in_groups.get(combination)
-        if counts is None:
-            counts = [[_group_tally(groups, path, value) for path, value in combination], 0, 0, 0, 0, 0]
-            if len(in_groups) < 10_000:
-                in_groups[combination] = counts
-        counts[1] += 1
-        counts[2] += neg_b
-        counts[3] += neg_a
-        counts[4] += not neg_b and neg_a
-        counts[5] += sign_b <= 0 and pos_a
-        if len(in_groups) >= 10_000 and combination not in in_groups:
-            _count_groups(counts)  # (past so many combinations, a record's counts go to its groups at once)
-        final_b, final_a = _number(b.final_score), _number(a.final_score)
-        for g in counts[0]:  # the means' sums, added in record order
-            g["_before"] += final_b
-            g["_after"] += final_a
-    for counts in in_groups.values():
-        _count_groups(counts)
-    for by_value in groups.values():
-        for g in by_value.values():
-            g["mean_final_score_before"] = _mean_of(g.pop("_before"), g["records"])
-            g["mean_final_score_after"] = _mean_of(g.pop("_after"), g["records"])
+    """The impact study: both sides, the movers, the groups and the scaling factors, tallied where
+    the records are scored and merged here as the parts come (memory holds counts, not records).
+    With `rows`, each record's own before and after goes to it as well (`--records`: a RowWriter,
+    or a list)."""
+    study = Tally()
+    for part, outcomes in tallies(base, reform, records, rows is not None, workers):
+        study.merge(part)
+        for line, b, a in outcomes or ():
+            if isinstance(rows, list):
+                rows.append(record_row(line, b, a))
+            elif rows is not None:
+                rows.write(line, b, a)
     return {
         "base": {"year": base.performance_year, "rules_fingerprint": base.fingerprint},
         "reform": {"label": reform_label, "year": reform.performance_year, "rules_fingerprint": reform.fingerprint},
-        "population": {"records": records_seen, "scored_both": scored_both,
-                       "not_scored": records_seen - scored_both, "errors": errors},
-        "before": before.figures(),
-        "after": after.figures(),
-        "movers": {"final_score_changed": changed, "up": up, "down": down,
-                   "turned_negative": turned_negative, "turned_positive": turned_positive,
-                   "mean_change": _mean_of(change_total, changed), "direction_changes": dict(sorted(transitions.items()))},
-        "scaling_factor": {"before": scaling_factor(base, before.budget), "after": scaling_factor(reform, after.budget)},
-        "groups": {path: dict(sorted(v.items())) for path, v in groups.items()},
+        "population": {"records": study.records, "scored_both": study.scored_both,
+                       "not_scored": study.records - study.scored_both, "errors": study.errors},
+        "before": study.before.figures(),
+        "after": study.after.figures(),
+        "movers": study.movers(),
+        "scaling_factor": {"before": scaling_factor(base, study.before.budget),
+                           "after": scaling_factor(reform, study.after.budget)},
+        "groups": study.group_figures(),
     }
-
-
-def _count_groups(counts: list[Any]) -> None:
-    """Add the counts of the records of one combination of groups to each of its groups' tallies."""
-    tallies, n, negative_before, negative_after, became_negative, became_positive = counts
-    for g in tallies:
-        g["records"] += n
-        g["negative_before"] += negative_before
-        g["negative_after"] += negative_after
-        g["turned_negative"] += became_negative
-        g["turned_positive"] += became_positive
-
-
-def _group_tally(groups: dict[str, dict[str, Any]], path: str, value: Any) -> dict[str, Any]:
-    """The running tally of one group (a value of one breakdown), made on its first record."""
-    by_value = groups.setdefault(path, {})
-    g = by_value.get(value)
-    if g is None:
-        g = by_value[value] = {"records": 0, "negative_before": 0, "negative_after": 0, "turned_negative": 0,
-                               "turned_positive": 0, "_before": Decimal(0), "_after": Decimal(0)}
-    return g
-
-
-def _keep_error(kept: list[str], error: str, limit: int = 20) -> None:
-    """`sorted(set(errors))[:limit]`, kept as the errors come."""
-    import bisect
-
-    i = bisect.bisect_left(kept, error)
-    if i < len(kept) and kept[i] == error:
-        return
-    if i < limit:
-        kept.insert(i, error)
-        del kept[limit:]
