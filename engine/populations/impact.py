@@ -202,18 +202,21 @@ def _figures_reader(plan: StudyPlan) -> Any:
             texts[values] = made
         return made
 
-    def column(at: int | None, default: Any, read: Any, raws: list[tuple[Any, ...]]) -> list[Any]:
-        return [default] * len(raws) if at is None else [read(raw[at]) for raw in raws]
+    def column(at: int | None, default: Any, read: Any, raws: list[tuple[Any, ...]], kind: type) -> list[Any]:
+        """The values at `at` (`default` without a place), each of type `kind` as it is, else `read`."""
+        if at is None:
+            return [default] * len(raws)
+        return [v if type(v) is kind else read(v) for v in [raw[at] for raw in raws]]
 
     def weight_of(w: Any) -> Decimal | None:
         return number(w) if isinstance(w, (Decimal, int)) and not isinstance(w, bool) else None
 
     def read(raws: list[tuple[Any, ...]]) -> tuple[Any, list[dict[str, str]], list[tuple[tuple[str, str], ...]]]:
         groups = [groups_of(raw) for raw in raws]
-        columns = ([_plain(raw[final]) for raw in raws], [_plain(raw[adjustment]) for raw in raws],
-                   column(direction, None, _plain, raws),
-                   column(negative, zero, lambda v: number(v).copy_abs(), raws),
-                   column(positive, zero, number, raws), column(weight_at, None, weight_of, raws))
+        columns = (column(final, None, _plain, raws, Decimal), column(adjustment, None, _plain, raws, Decimal),
+                   column(direction, None, _plain, raws, str),
+                   [v.copy_abs() for v in column(negative, zero, number, raws, Decimal)],
+                   column(positive, zero, number, raws, Decimal), column(weight_at, None, weight_of, raws, Decimal))
         return columns, [g[1] for g in groups], [g[2] for g in groups]  # (groups shared: read, never changed)
     plan.cache["figures"] = read
     return read
@@ -542,7 +545,7 @@ def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: li
         got = row.cells_form()
         if got is None:
             continue
-        cells_form, numbers_by_cell = got
+        cells_form, values = got
         key = (row.reader.signature, cells_form)
         entry = _ORDERS.get(key, _NONE_YET)
         if entry is _NONE_YET:
@@ -552,7 +555,7 @@ def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: li
         if entry is None:
             continue
         form_key, order = entry
-        groups.setdefault(form_key, []).append((i, tuple([numbers_by_cell[c] for c in order])))
+        groups.setdefault(form_key, []).append((i, tuple([values[j] for j in order])))
     out: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
     for form_key, members in groups.items():
         for (i, _), got in zip(members, both.replay_known_many(form_key, [x for _, x in members])):
@@ -593,9 +596,13 @@ def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tup
     return part.settled(), None
 
 
-def _tallied_here(args: tuple[list[tuple[int, Any]], bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
-    """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`)."""
-    return _tallied(_SIDES["sides"], *args)
+def _tallied_here(args: tuple[Any, bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
+    """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`), of a chunk
+    as sent (`score_table.packed`)."""
+    from mips_rules.engine.populations.score_table import unpacked
+
+    sent, keep = args
+    return _tallied(_SIDES["sides"], unpacked(sent), keep)
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -657,11 +664,12 @@ def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bo
     from concurrent.futures import ProcessPoolExecutor
 
     from mips_rules.engine.populations.batch import _in_order, _stop
+    from mips_rules.engine.populations.score_table import packed
 
     _SIDES["sides"] = sides
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
     try:
-        for part, kept in _in_order(pool, _tallied_here, ((chunk, keep) for chunk in chunks), 4 * n):
+        for part, kept in _in_order(pool, _tallied_here, ((packed(chunk), keep) for chunk in chunks), 4 * n):
             yield part, unpacked(kept)
     except BaseException:
         _stop(pool)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from mips_rules.dsl.errors import Diagnostic, InputError
 from mips_rules.engine.years.population_table import DECLARATION, declaration
@@ -77,7 +77,7 @@ def records(year: Any, path: Path) -> Iterator[tuple[int, Any]]:
 class _Reader:
     """How a table's rows read into records (one per table; a chunk of rows pickles it once)."""
 
-    __slots__ = ("entity_type", "plan", "id_at", "numbers", "others", "signature")
+    __slots__ = ("entity_type", "plan", "id_at", "numbers", "others", "signature", "width")
 
     def __init__(self, entity_type: Any, plan: list[tuple[int, str, list[str], dict[str, Any]]], id_at: int | None):
         self.entity_type, self.plan, self.id_at = entity_type, plan, id_at
@@ -86,6 +86,15 @@ class _Reader:
         self.others = tuple(at for at, _, _, _ in plan if at not in plain)  # the cells whose text decides
         self.signature = repr((entity_type, [(at, column, parts, sorted(spec.items(), key=str))
                                              for at, column, parts, spec in plan]))
+        self.width = 1 + max([at for at, _, _, _ in plan], default=-1)  # the cells a row needs
+
+    def number_cells(self, row: list[Any]) -> list[Any]:
+        """The row's number cells, in the reader's order (the row at least `width` long)."""
+        return [row[at] for at in self.numbers]
+
+    def other_cells(self, row: list[Any]) -> tuple[Any, ...]:
+        """The row's other cells (texts, true/false), in the reader's order."""
+        return tuple([row[at] for at in self.others])
 
 
 class Row:
@@ -109,33 +118,27 @@ class Row:
         r, row = self.reader, self.cells
         return (row[r.id_at] if r.id_at < len(row) else None) if r.id_at is not None else str(self.n)
 
-    def cells_form(self) -> tuple[tuple[Any, ...], dict[int, Decimal]] | None:
+    def cells_form(self) -> tuple[tuple[Any, ...], list[Any]] | None:
         """(what decides the record's form: the text of each cell not read as a number, and which
-        number cells are given; the numbers, by cell) — None where a number cell does not read as one
-        (`read` says why). Rows of one cells form read into records of one form (`replay.form`)."""
+        number cells are given; the reader's number cells read, in its order, _BLANK where empty) —
+        None where a number cell does not read as one (`read` says why). Rows of one cells form
+        read into records of one form (`replay.form`)."""
         row, r = self.cells, self.reader
-        width = len(row)
-        numbers: dict[int, Decimal] = {}
-        parsed = _PARSED
-        for at in r.numbers:
-            raw = row[at] if at < width else None
-            if raw is None:
-                continue
-            value = parsed.get(raw, _UNREAD) if type(raw) is str else _UNREAD
-            if value is _UNREAD:
-                value = _cell_number(raw)
-                if type(raw) is str and len(parsed) < MAX_PARSED:
-                    parsed[raw] = value
-            if value is None:
-                return None
-            if value is not _BLANK:
-                numbers[at] = value
-        texts = tuple(row[at] if at < width else None for at in r.others)
-        return (texts, tuple(numbers)), numbers
+        if len(row) < r.width:  # (a short row: its missing cells are none)
+            row = [*row, *[None] * (r.width - len(row))]
+        get = _PARSED.get
+        values = [get(raw, _UNREAD) for raw in r.number_cells(row)]
+        for v in values:  # (`is`, not `in`: a Decimal compared with a sentinel is slow)
+            if v is _UNREAD or v is None:
+                values = [_number_in(raw) if v is _UNREAD else v for raw, v in zip(r.number_cells(row), values)]
+                if any([v is None for v in values]):
+                    return None
+                break
+        return (r.other_cells(row), tuple([v is not _BLANK for v in values])), values
 
     def number_order(self) -> tuple[Any, list[int]] | None:
-        """(the record's form, the cell of each of its numbers in the form's order), or None (a row
-        that cannot be read, a number that is not a cell's)."""
+        """(the record's form, for each of its numbers in the form's order, its place among the
+        reader's number cells), or None (a row that cannot be read, a number that is not a cell's)."""
         from mips_rules.engine.populations.replay import form
 
         r = self.reader
@@ -147,8 +150,41 @@ class Row:
         found = form(context)
         if found is None:
             return None
-        order = [cells.get(id(x)) for x in found[1]]
+        place = {at: j for j, at in enumerate(r.numbers)}
+        order = [place.get(cells.get(id(x))) for x in found[1]]  # type: ignore[arg-type]
         return None if None in order else (found[0], order)  # type: ignore[return-value]
+
+
+def packed(chunk: list[tuple[int, Any]]) -> Any:
+    """A chunk of records as sent to a worker: rows of one table as (reader, row numbers, cells) —
+    plain lists pickle in about half the time of the rows —, anything else as it is (`unpacked`)."""
+    first = chunk[0][1] if chunk else None
+    if type(first) is not Row or any(type(row) is not Row or row.reader is not first.reader or row.n != n
+                                     for n, row in chunk):
+        return chunk
+    return _Packed(first.reader, [n for n, _ in chunk], [row.cells for _, row in chunk])
+
+
+def unpacked(sent: Any) -> list[tuple[int, Any]]:
+    """The chunk `packed` sent."""
+    if type(sent) is not _Packed:
+        return sent
+    reader = sent.reader
+    return [(n, Row(n, cells, reader)) for n, cells in zip(sent.numbers, sent.cells)]
+
+
+class _Packed(NamedTuple):
+    reader: _Reader
+    numbers: list[int]
+    cells: list[list[Any]]
+
+
+def _number_in(raw: Any) -> Any:
+    """A number cell's value (`_cell_number`), kept by its text (the cells of a table repeat)."""
+    value = _cell_number(raw)
+    if type(raw) is str and len(_PARSED) < MAX_PARSED:
+        _PARSED[raw] = value
+    return value
 
 
 _UNREAD, _BLANK = object(), object()
