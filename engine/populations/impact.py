@@ -187,7 +187,7 @@ def _figures_reader(plan: StudyPlan) -> Any:
     texts: dict[tuple[Any, ...], tuple[tuple[type, ...], dict[str, str], tuple[tuple[str, str], ...]]] = {}
     zero = Decimal(0)
 
-    def groups_of(raw: tuple[Any, ...]) -> tuple[type, ...] | tuple[Any, ...]:
+    def groups_of(raw: tuple[Any, ...]) -> tuple[tuple[type, ...], dict[str, str], tuple[tuple[str, str], ...]]:
         values = tuple([raw[i] for i in group_at])
         types = tuple(map(type, values))
         try:
@@ -570,17 +570,15 @@ def _checks_alike(base: Any, reform: Any) -> bool:
 
 
 def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tuple[int, Any]], keep: bool
-             ) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
+             ) -> tuple[Tally, list[tuple[int, Outcome, Outcome]] | None]:
     """A chunk's records under both years, tallied here (`tally.Tally`, settled: what a worker
-    sends back is its part of the study, not its outcomes), and with `keep` each record's outcomes
-    as well, packed (`_pack`: a tuple of texts pickles far faster than the outcomes)."""
+    sends back is its part of the study, not its outcomes), and with `keep` each record's
+    (line, before, after) as well."""
     part = Tally()
     if keep:
-        groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
-        kept = []
-        for n, b, a in _pairs_of(sides, chunk):
+        kept = _pairs_of(sides, chunk)
+        for _, b, a in kept:
             part.add(b, a)
-            kept.append((n, _pack(b, groups[0]), _pack(a, groups[1])))
         return part.settled(), kept
     # The rows replayed go from their values to the tally as columns (no outcomes made); the others
     # one by one.
@@ -598,11 +596,17 @@ def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tup
 
 def _tallied_here(args: tuple[Any, bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
     """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`), of a chunk
-    as sent (`score_table.packed`)."""
+    as sent (`score_table.packed`); the outcomes kept go back packed (`_pack`: a tuple of texts
+    pickles far faster than the outcomes)."""
     from mips_rules.engine.populations.score_table import unpacked
 
     sent, keep = args
-    return _tallied(_SIDES["sides"], unpacked(sent), keep)
+    sides = _SIDES["sides"]
+    part, kept = _tallied(sides, unpacked(sent), keep)
+    if kept is None:
+        return part, None
+    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
+    return part, [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in kept]
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -657,8 +661,7 @@ def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bo
     chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
     if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
         for chunk in chunks:
-            part, kept = _tallied(sides, chunk, keep)
-            yield part, unpacked(kept)
+            yield _tallied(sides, chunk, keep)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
