@@ -538,24 +538,29 @@ def _rows_replayed(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: li
     both = _pair_replayer(sides)
     if both is None:
         return {}
-    groups: dict[Any, list[tuple[int, tuple[Decimal, ...]]]] = {}
+    from mips_rules.engine.populations.score_table import Row, cells_forms
+
+    by_reader: dict[Any, list[int]] = {}  # (a table has one reader)
     for i, (_, row) in enumerate(chunk):
-        if isinstance(row, dict) or not hasattr(row, "cells_form"):
-            continue
-        got = row.cells_form()
-        if got is None:
-            continue
-        cells_form, values = got
-        key = (row.reader.signature, cells_form)
-        entry = _ORDERS.get(key, _NONE_YET)
-        if entry is _NONE_YET:
-            if len(_ORDERS) >= MAX_ORDERS:
+        if type(row) is Row:
+            by_reader.setdefault(row.reader, []).append(i)
+    groups: dict[Any, list[tuple[int, tuple[Decimal, ...]]]] = {}
+    for reader, places in by_reader.items():
+        by_cells: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
+        for i, got in zip(places, cells_forms([chunk[i][1] for i in places])):
+            if got is not None:
+                by_cells.setdefault(got[0], []).append((i, got[1]))
+        for cells_form, members in by_cells.items():
+            key = (reader.signature, cells_form)
+            entry = _ORDERS.get(key, _NONE_YET)
+            if entry is _NONE_YET:
+                if len(_ORDERS) >= MAX_ORDERS:
+                    continue
+                entry = _ORDERS[key] = chunk[members[0][0]][1].number_order()
+            if entry is None:
                 continue
-            entry = _ORDERS[key] = row.number_order()
-        if entry is None:
-            continue
-        form_key, order = entry
-        groups.setdefault(form_key, []).append((i, tuple([values[j] for j in order])))
+            form_key, order = entry
+            groups.setdefault(form_key, []).extend((i, tuple([values[j] for j in order])) for i, values in members)
     out: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
     for form_key, members in groups.items():
         for (i, _), got in zip(members, both.replay_known_many(form_key, [x for _, x in members])):

@@ -10,6 +10,8 @@ a required column missing from the table is an error for the whole table.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
+from operator import is_, is_not
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -118,23 +120,12 @@ class Row:
         r, row = self.reader, self.cells
         return (row[r.id_at] if r.id_at < len(row) else None) if r.id_at is not None else str(self.n)
 
-    def cells_form(self) -> tuple[tuple[Any, ...], list[Any]] | None:
+    def cells_form(self) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         """(what decides the record's form: the text of each cell not read as a number, and which
         number cells are given; the reader's number cells read, in its order, _BLANK where empty) —
         None where a number cell does not read as one (`read` says why). Rows of one cells form
-        read into records of one form (`replay.form`)."""
-        row, r = self.cells, self.reader
-        if len(row) < r.width:  # (a short row: its missing cells are none)
-            row = [*row, *[None] * (r.width - len(row))]
-        get = _PARSED.get
-        values = [get(raw, _UNREAD) for raw in r.number_cells(row)]
-        for v in values:  # (`is`, not `in`: a Decimal compared with a sentinel is slow)
-            if v is _UNREAD or v is None:
-                values = [_number_in(raw) if v is _UNREAD else v for raw, v in zip(r.number_cells(row), values)]
-                if any([v is None for v in values]):
-                    return None
-                break
-        return (r.other_cells(row), tuple([v is not _BLANK for v in values])), values
+        read into records of one form (`replay.form`). `cells_forms` of a chunk of rows."""
+        return cells_forms([self])[0]
 
     def number_order(self) -> tuple[Any, list[int]] | None:
         """(the record's form, for each of its numbers in the form's order, its place among the
@@ -153,6 +144,37 @@ class Row:
         place = {at: j for j, at in enumerate(r.numbers)}
         order = [place.get(cells.get(id(x))) for x in found[1]]  # type: ignore[arg-type]
         return None if None in order else (found[0], order)  # type: ignore[return-value]
+
+
+def cells_forms(rows: list[Row]) -> list[tuple[tuple[Any, ...], tuple[Any, ...]] | None]:
+    """`Row.cells_form` of each of some rows of one reader, read a column at a time: each cell's
+    text looked up (`_PARSED`) by C loops (`map`, `zip`), not a Python step per cell."""
+    if not rows:
+        return []
+    r = rows[0].reader
+    width = r.width
+    cells = [row.cells if len(row.cells) >= width else [*row.cells, *[None] * (width - len(row.cells))]
+             for row in rows]
+    n = len(cells)
+    get = _PARSED.get
+    numbers, present = [], []
+    bad: set[int] = set()
+    for at in r.numbers:
+        raws = [c[at] for c in cells]
+        column = list(map(get, raws, repeat(_UNREAD)))
+        if any(map(is_, column, repeat(_UNREAD))):
+            column = [_number_in(raw) if v is _UNREAD else v for raw, v in zip(raws, column)]
+        if any(map(is_, column, repeat(None))):
+            bad.update(k for k, v in enumerate(column) if v is None)
+        numbers.append(column)
+        present.append(list(map(is_not, column, repeat(_BLANK))))
+    texts = [[c[at] for c in cells] for at in r.others]
+    keys = zip(zip(*texts) if texts else repeat((), n), zip(*present) if present else repeat((), n))
+    values = zip(*numbers) if numbers else repeat((), n)
+    forms: list[tuple[tuple[Any, ...], tuple[Any, ...]] | None] = list(zip(keys, values))
+    for k in bad:
+        forms[k] = None
+    return forms
 
 
 def packed(chunk: list[tuple[int, Any]]) -> Any:
@@ -195,7 +217,7 @@ MAX_PARSED = 100_000  # texts kept (the cells of a table repeat: scores, counts,
 def _cell_number(raw: Any) -> Any:
     """A number cell's value as `Row.cells_form` takes it: the number, _BLANK for an empty cell,
     None for a cell that is no finite number (`_read` says why)."""
-    text = str(raw).strip()
+    text = "" if raw is None else str(raw).strip()  # (none: an empty Parquet cell, a short row's)
     if not text:
         return _BLANK
     try:
