@@ -42,6 +42,18 @@ def test_a_damaged_entry_is_rebuilt(tmp_path):
     assert again.namespaces()["program"]["performance_threshold"] == 75
 
 
+def test_a_set_reform_leaves_no_entry(year_2024):
+    """A `--set` reform's folder is made for one load and removed: its compiled year is not kept
+    (each study would otherwise leave an entry of about 1 MB, pushing out the years loaded again)."""
+    from mips_rules.engine.workbench.reform import reform_year
+
+    yearcache.cache_dir().mkdir(parents=True, exist_ok=True)
+    before = set(yearcache.cache_dir().glob("*.pickle"))
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    assert reform.namespaces()["program"]["performance_threshold"] == 80
+    assert set(yearcache.cache_dir().glob("*.pickle")) == before
+
+
 def test_a_year_extending_a_loaded_one_reads_only_its_own_layer(tmp_path, monkeypatch):
     """A reform or draft extends a year already loaded: the layers it extends are taken as that load
     read them (the same data and definitions), and a changed base file is read afresh."""

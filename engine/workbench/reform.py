@@ -66,7 +66,7 @@ def reform_year(base: Any, changes: list[str]) -> Any:
             (folder / f"{ns}.yaml").write_text(yaml.safe_dump(_plain(items), sort_keys=False, allow_unicode=True),
                                                encoding="utf-8")
         try:
-            return load_year(None, folder)
+            return load_year(None, folder, keep=False)  # (a folder removed below: its entry would never be read)
         except DataError as exc:
             raise DataError([Diagnostic(f"--set: {d.message}", None, d.hint) for d in exc.diagnostics]) from None
     finally:

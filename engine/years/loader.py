@@ -209,11 +209,13 @@ class Year:
 
 
 def load_year(year: int | str | None = None, rules: Path | None = None, *,
-              shapes: Mapping[str, Shape] | None = None) -> Year:
+              shapes: Mapping[str, Shape] | None = None, keep: bool = True) -> Year:
     """Parse, check and compile a year folder. Raises RulesError with every problem found.
 
     The folder is the whole truth: its data files (CMS's reference data included, as
-    `rulesctl data import` wrote it) and its rule files, nothing else."""
+    `rulesctl data import` wrote it) and its rule files, nothing else. `keep=False`: the compiled
+    year is not written to the cache (a folder made for one load, such as a `--set` reform's,
+    would only push out the entries of the years an analyst loads again)."""
     started = time.perf_counter()
     folder = resolve_year_folder(year, rules)
     try:
@@ -330,7 +332,7 @@ def load_year(year: int | str | None = None, rules: Path | None = None, *,
     if problems:
         raise RuleCheckError(problems)
     loaded = _finish(year, folder, data, by_name, shapes, warnings, started, print_, schema, layout)
-    if not custom_shapes:
+    if not custom_shapes and keep:
         yearcache.write(folder, print_, (data, by_name, warnings, declaration, layout, loaded.rules.generated,
                                          (keys[-1], rule_files, layer_warnings)))
     return loaded
