@@ -376,6 +376,20 @@ def test_rows_tallied_as_columns_give_the_study_of_their_outcomes(year_2024, tmp
     assert one_by_one["population"]["not_scored"] > 50 and one_by_one["population"]["scored_both"] > 150
 
 
+def test_past_so_many_combinations_of_groups_the_study_is_the_same(year_2024, tmp_path, monkeypatch):
+    """A part keeps the counts of each combination of groups apart up to `MAX_COMBINATIONS`, then
+    adds a record's counts to its groups at once: the same groups either way."""
+    from mips_rules.engine.populations import impact, tally
+    from mips_rules.engine.workbench.reform import reform_year
+
+    rows = _table_records(year_2024, tmp_path, 200)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    kept_apart = impact.compare(year_2024, reform, rows, "t80", workers=1)
+    monkeypatch.setattr(tally, "MAX_COMBINATIONS", 1)
+    assert impact.compare(year_2024, reform, rows, "t80", workers=1) == kept_apart
+    assert len(kept_apart["groups"]["context.entity.small_practice"]) == 2
+
+
 def test_sums_are_exact_in_any_order():
     """The budget's sums are exact. Weights 1E+28, 6 and 6 (× an adjustment of 1): 28-digit running
     sums give 1E+28 + 20 in that order (1E+28 + 6 rounds to + 10, then + 16 to + 20) and 1E+28 + 10
