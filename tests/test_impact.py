@@ -390,6 +390,40 @@ def test_past_so_many_combinations_of_groups_the_study_is_the_same(year_2024, tm
     assert len(kept_apart["groups"]["context.entity.small_practice"]) == 2
 
 
+def test_progress_is_told_each_part(year_2024, tmp_path, monkeypatch):
+    """`compare(progress=…)` hears of every record, a part at a time, in one process or in workers;
+    `rulesctl impact` draws it as a bar on a terminal's stderr, of the table's rows."""
+    import io
+    import sys
+
+    from mips_rules.engine.cli import commands
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.score_table import rows
+    from mips_rules.engine.workbench.reform import reform_year
+
+    _table_records(year_2024, tmp_path, 120)
+    table = tmp_path / "rows.csv"
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    heard: list[int] = []
+    impact.compare(year_2024, reform, rows(year_2024, table), "t80", workers=1, progress=heard.append)
+    assert sum(heard) == 120
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(impact, "CHUNK", 25)
+    heard.clear()
+    impact.compare(year_2024, reform, rows(year_2024, table), "t80", workers=2, progress=heard.append)
+    assert heard == [25, 25, 25, 25, 20]
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    with commands._progress_bar(table, "scoring") as advance:
+        advance(120)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with commands._progress_bar(table, "scoring") as advance:
+        assert advance is None  # not a terminal: no bar
+
+
 def test_sums_are_exact_in_any_order():
     """The budget's sums are exact. Weights 1E+28, 6 and 6 (× an adjustment of 1): 28-digit running
     sums give 1E+28 + 20 in that order (1E+28 + 6 rounds to + 10, then + 16 to + 20) and 1E+28 + 10

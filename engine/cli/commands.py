@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -487,15 +487,16 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
             records = table_rows(base_year, population)  # the base year's table layout; rows read where scored
         else:
             records = read_population(population)
-        if records_out is not None:
-            from mips_rules.engine.populations.impact import RowWriter
+        with _progress_bar(population, "scoring both years") as progress:
+            if records_out is not None:
+                from mips_rules.engine.populations.impact import RowWriter
 
-            groups = list(dict.fromkeys([*(base_year.report_layout.figures.get("groups") or []),
-                                         *(reform.report_layout.figures.get("groups") or [])]))
-            with RowWriter(records_out, [population], groups) as rows:
-                study = compare(base_year, reform, records, label, rows, workers=workers)
-        else:
-            study = compare(base_year, reform, records, label, workers=workers)
+                groups = list(dict.fromkeys([*(base_year.report_layout.figures.get("groups") or []),
+                                             *(reform.report_layout.figures.get("groups") or [])]))
+                with RowWriter(records_out, [population], groups) as rows:
+                    study = compare(base_year, reform, records, label, rows, workers=workers, progress=progress)
+            else:
+                study = compare(base_year, reform, records, label, workers=workers, progress=progress)
     except (RulesError, OutputError) as exc:
         _fail(exc)
         return
@@ -514,6 +515,33 @@ def impact(base: str = typer.Argument(..., help="The base year (or a rules folde
         print_study(study, Console(file=buffer, width=120, force_terminal=False))
         text = buffer.getvalue()
     _emit(text, output, (population,))
+
+
+@contextmanager
+def _progress_bar(population: Path, what: str) -> Iterator[Any]:
+    """A progress bar on a terminal's stderr (none elsewhere: the study's output is the same), of
+    the population's records: its lines (a table's, past the header), or a Parquet table's rows."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    total: int | None
+    try:
+        if population.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            total = pq.ParquetFile(population).metadata.num_rows
+        else:
+            from mips_rules.engine.populations.batch import count_lines
+
+            total = count_lines(population) - (population.suffix.lower() == ".csv")
+    except Exception:  # noqa: BLE001 - only the bar's length: reading the population says what is wrong
+        total = None
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda k: bar.advance(task, k)
 
 
 @app.command()

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from mips_rules.dsl.errors import RulesError
 from mips_rules.dsl.values import to_plain, to_value
@@ -688,11 +688,12 @@ def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bo
 
 
 def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_label: str,
-            rows: "RowWriter | list[dict[str, Any]] | None" = None, workers: int | None = None) -> dict[str, Any]:
+            rows: "RowWriter | list[dict[str, Any]] | None" = None, workers: int | None = None,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """The impact study: both sides, the movers, the groups and the scaling factors, tallied where
     the records are scored and merged here as the parts come (memory holds counts, not records).
     With `rows`, each record's own before and after goes to it as well (`--records`: a RowWriter,
-    or a list)."""
+    or a list); `progress` is told how many records each part held, as the parts come."""
     study = Tally()
     for part, outcomes in tallies(base, reform, records, rows is not None, workers):
         study.merge(part)
@@ -701,6 +702,8 @@ def compare(base: Any, reform: Any, records: Iterable[tuple[int, Any]], reform_l
                 rows.append(record_row(line, b, a))
             elif rows is not None:
                 rows.write(line, b, a)
+        if progress is not None:
+            progress(part.records)
     return {
         "base": {"year": base.performance_year, "rules_fingerprint": base.fingerprint},
         "reform": {"label": reform_label, "year": reform.performance_year, "rules_fingerprint": reform.fingerprint},
