@@ -90,14 +90,6 @@ class _Reader:
                                              for at, column, parts, spec in plan]))
         self.width = 1 + max([at for at, _, _, _ in plan], default=-1)  # the cells a row needs
 
-    def number_cells(self, row: list[Any]) -> list[Any]:
-        """The row's number cells, in the reader's order (the row at least `width` long)."""
-        return [row[at] for at in self.numbers]
-
-    def other_cells(self, row: list[Any]) -> tuple[Any, ...]:
-        """The row's other cells (texts, true/false), in the reader's order."""
-        return tuple([row[at] for at in self.others])
-
 
 class Row:
     """A table row as read (its cells), read into its record by `read()` — where it is scored: a
@@ -204,13 +196,13 @@ class _Packed(NamedTuple):
 def _number_in(raw: Any) -> Any:
     """A number cell's value (`_cell_number`), kept by its text (the cells of a table repeat)."""
     value = _cell_number(raw)
-    if type(raw) is str and len(_PARSED) < MAX_PARSED:
+    if (type(raw) is str or raw is None) and len(_PARSED) < MAX_PARSED:
         _PARSED[raw] = value
     return value
 
 
 _UNREAD, _BLANK = object(), object()
-_PARSED: dict[str, Any] = {}  # a number cell's text → its number (_BLANK, or None: not a number)
+_PARSED: dict[str | None, Any] = {}  # a number cell's text → its number (_BLANK, or None: not a number)
 MAX_PARSED = 100_000  # texts kept (the cells of a table repeat: scores, counts, flags)
 
 
