@@ -424,6 +424,40 @@ def test_progress_is_told_each_part(year_2024, tmp_path, monkeypatch):
         assert advance is None  # not a terminal: no bar
 
 
+def test_workers_read_slices_of_a_csv_file_as_it_reads_from_the_start(year_2024, tmp_path, monkeypatch):
+    """A CSV table that slices cleanly is read by the workers themselves, a slice of rows each
+    (`TableRows.slices`): blank lines (before the header too), a line of spaces, CRLF line ends, a
+    byte-order mark and a last line without its line end read as from the start — the same rows,
+    numbered alike (a table without an id column names its rows by number), the same study, each
+    row's outcome the same. A file that may not slice cleanly is read here, as before."""
+    from mips_rules.engine.populations import impact
+    from mips_rules.engine.populations.score_table import rows
+    from mips_rules.engine.workbench.reform import reform_year
+
+    _table_records(year_2024, tmp_path, 300)
+    lines = (tmp_path / "rows.csv").read_text().splitlines()
+    header, body = lines[0].replace("npi,", "number,"), lines[1:]  # no id column: rows named by number
+    odd = ["", *body[:100], "", "   ", *body[100:200], "", "", *body[200:]]
+    table = tmp_path / "sliced.csv"
+    table.write_bytes(("\ufeff\r\n" + header + "\r\n" + "\r\n".join(odd)).encode("utf-8"))  # (no last line end)
+    reform = reform_year(year_2024, ["program.performance_threshold=80"])
+    here: list = []
+    alone = impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=here, workers=1)
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(impact, "CHUNK", 7)
+    sliced = rows(year_2024, table).slices(7, 10)
+    assert sliced is not None and len(sliced) == 43 and sliced[0].first == 1 and sliced[-1].first == 295  # 301 rows
+    assert [n for s in sliced for n, _ in s.rows()] == list(range(1, 302))
+    there: list = []
+    assert impact.compare(year_2024, reform, rows(year_2024, table), "t80", rows=there, workers=2) == alone
+    assert there == here and {r["id"] for r in here} >= {"1", "150", "301"}
+    for text in ('a,"quoted"\n', "caf\xe9\n", "lone\rreturn\n"):  # may not slice cleanly: read here
+        other = tmp_path / "other.csv"
+        other.write_bytes(table.read_bytes() + b"\r\n" + text.encode("latin-1"))
+        assert rows(year_2024, other).slices(7, 10) is None
+    assert rows(year_2024, table).slices(7, 400) is None  # fewer rows than that: scored here
+
+
 def test_sums_are_exact_in_any_order():
     """The budget's sums are exact. Weights 1E+28, 6 and 6 (× an adjustment of 1): 28-digit running
     sums give 1E+28 + 20 in that order (1E+28 + 6 rounds to + 10, then + 16 to + 20) and 1E+28 + 10

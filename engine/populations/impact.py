@@ -601,7 +601,7 @@ def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tup
 
 def _tallied_here(args: tuple[Any, bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
     """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`), of a chunk
-    as sent (`score_table.packed`); the outcomes kept go back packed (`_pack`: a tuple of texts
+    as sent (`score_table.packed`, or a slice of a CSV file it reads itself); the outcomes kept go back packed (`_pack`: a tuple of texts
     pickles far faster than the outcomes)."""
     from mips_rules.engine.populations.score_table import unpacked
 
@@ -660,24 +660,30 @@ def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bo
     def unpacked(kept: list[tuple[int, Any, Any]] | None) -> list[tuple[int, Outcome, Outcome]] | None:
         return None if kept is None else [(line, _unpack(b, groups[0]), _unpack(a, groups[1])) for line, b, a in kept]
 
-    records = iter(records)
-    first = list(itertools.islice(records, PARALLEL_FROM))
-    everything = itertools.chain(first, records)
-    chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
-    if n == 1 or len(first) < PARALLEL_FROM or not hasattr(os, "fork"):
-        for chunk in chunks:
-            yield _tallied(sides, chunk, keep)
-        return
+    from mips_rules.engine.populations.score_table import packed
+
+    parallel = n > 1 and hasattr(os, "fork")
+    # A CSV table that slices cleanly is read by the workers themselves, a slice of rows each.
+    sent = records.slices(CHUNK, PARALLEL_FROM) if parallel and hasattr(records, "slices") else None
+    if sent is None:
+        records = iter(records)
+        first = list(itertools.islice(records, PARALLEL_FROM))
+        everything = itertools.chain(first, records)
+        chunks = iter(lambda: list(itertools.islice(everything, CHUNK)), [])
+        if not parallel or len(first) < PARALLEL_FROM:
+            for chunk in chunks:
+                yield _tallied(sides, chunk, keep)
+            return
+        sent = (packed(chunk) for chunk in chunks)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from mips_rules.engine.populations.batch import _in_order, _stop
-    from mips_rules.engine.populations.score_table import packed
 
     _SIDES["sides"] = sides
     pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
     try:
-        for part, kept in _in_order(pool, _tallied_here, ((packed(chunk), keep) for chunk in chunks), 4 * n):
+        for part, kept in _in_order(pool, _tallied_here, ((chunk, keep) for chunk in sent), 4 * n):
             yield part, unpacked(kept)
     except BaseException:
         _stop(pool)

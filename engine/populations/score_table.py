@@ -180,7 +180,9 @@ def packed(chunk: list[tuple[int, Any]]) -> Any:
 
 
 def unpacked(sent: Any) -> list[tuple[int, Any]]:
-    """The chunk `packed` sent."""
+    """The chunk `packed` sent, or a slice's rows (`TableRows.slices`)."""
+    if type(sent) is _Slice:
+        return sent.rows()
     if type(sent) is not _Packed:
         return sent
     reader = sent.reader
@@ -219,7 +221,7 @@ def _cell_number(raw: Any) -> Any:
     return value if value.is_finite() else None
 
 
-def rows(year: Any, path: Path) -> Iterator[tuple[int, Row]]:
+def rows(year: Any, path: Path) -> "TableRows":
     """(row number, Row) of a table, read as the study goes (`records`, each row not yet read into
     its record). The header is checked now."""
     layout = declaration(year)
@@ -233,7 +235,90 @@ def rows(year: Any, path: Path) -> Iterator[tuple[int, Row]]:
     ids = layout.get("id") or []
     id_column = next((lowered[i.lower()] for i in ([ids] if isinstance(ids, str) else ids) if i.lower() in lowered), None)
     reader = _Reader(layout.get("entity_type"), _plan(layout, lowered, index), index[id_column] if id_column else None)
-    return ((n, Row(n, cells, reader)) for n, cells in enumerate(table, 1))
+    return TableRows(path, reader, ((n, Row(n, cells, reader)) for n, cells in enumerate(table, 1)))
+
+
+class TableRows:
+    """A table's (row number, Row)s, read as they are taken — and, for a worker process to read a
+    part of a CSV file itself, the file cut into slices of rows (`slices`)."""
+
+    def __init__(self, path: Path, reader: _Reader, rows: Iterator[tuple[int, Row]]):
+        self.path, self.reader, self._rows = path, reader, rows
+
+    def __iter__(self) -> "TableRows":
+        return self
+
+    def __next__(self) -> tuple[int, Row]:
+        return next(self._rows)
+
+    def slices(self, size: int, at_least: int) -> list["_Slice"] | None:
+        """The table's rows as slices of `size` rows (byte ranges of the file, each with the number
+        of its first row), where a CSV file reads line by line alike in a slice and from the start —
+        no quotes (a quoted field may hold a line break), no NUL, no lone carriage return, no line
+        longer than a field may be, every line UTF-8 — and holds at least `at_least` rows; None
+        otherwise (the rows are read here, in order, and a worker gets their cells)."""
+        if self.path.suffix.lower() == ".parquet":
+            return None
+        out: list[_Slice] = []
+        n = count = start = offset = first = 0
+        header = False
+        try:
+            with open(self.path, "rb") as fh:
+                for line in fh:
+                    here, offset = offset, offset + len(line)
+                    if b'"' in line or b"\0" in line or len(line) > _LONGEST_LINE \
+                            or line.count(b"\r") > line.endswith(b"\r\n"):
+                        return None
+                    line.decode("utf-8")
+                    if not header:
+                        header = line.removeprefix(b"\xef\xbb\xbf") not in _BLANK_LINES
+                        continue
+                    if line in _BLANK_LINES:
+                        continue
+                    n += 1
+                    if count == 0:
+                        start, first = here, n
+                    count += 1
+                    if count == size:
+                        out.append(_Slice(self.path, start, offset, first, self.reader))
+                        count = 0
+        except (OSError, UnicodeDecodeError):
+            return None
+        if count:
+            out.append(_Slice(self.path, start, offset, first, self.reader))
+        if n < at_least:
+            return None
+        self.close()  # (the rows are read from the slices)
+        return out
+
+    def close(self) -> None:
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+
+
+_BLANK_LINES = (b"\n", b"\r\n")  # what the csv module reads as no row
+_LONGEST_LINE = 131_072  # the csv module's field size limit: a longer line may not read as one row
+
+
+class _Slice(NamedTuple):
+    """Rows `first`, `first` + 1, … of a CSV file: its bytes from `start` to `end`."""
+
+    path: Path
+    start: int
+    end: int
+    first: int
+    reader: _Reader
+
+    def rows(self) -> list[tuple[int, Row]]:
+        import csv
+        import io
+
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            text = fh.read(self.end - self.start).decode("utf-8")
+        cells = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+        return [(n, Row(n, row, self.reader)) for n, row in enumerate(cells, self.first)]
 
 
 def _plan(layout: dict[str, Any], lowered: dict[str, str],
