@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import pytest
 from decimal import Decimal as D
 
 from typer.testing import CliRunner
@@ -456,6 +458,11 @@ def test_workers_read_slices_of_a_csv_file_as_it_reads_from_the_start(year_2024,
         other.write_bytes(table.read_bytes() + b"\r\n" + text.encode("latin-1"))
         assert rows(year_2024, other).slices(7, 10) is None
     assert rows(year_2024, table).slices(7, 400) is None  # fewer rows than that: scored here
+    from mips_rules.engine.cli.outputs import OutputError
+
+    table.unlink()  # a file gone since it was sliced: an error naming it and the rows, no traceback
+    with pytest.raises(OutputError, match="sliced.csv: the rows from row 8 on cannot be read"):
+        sliced[1].rows()
 
 
 def test_sums_are_exact_in_any_order():

@@ -314,10 +314,15 @@ class _Slice(NamedTuple):
         import csv
         import io
 
-        with open(self.path, "rb") as fh:
-            fh.seek(self.start)
-            text = fh.read(self.end - self.start).decode("utf-8")
-        cells = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+        from mips_rules.engine.cli.outputs import OutputError
+
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.start)
+                text = fh.read(self.end - self.start).decode("utf-8")
+            cells = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:  # (the file changed since it was sliced)
+            raise OutputError(f"{self.path}: the rows from row {self.first} on cannot be read ({exc})") from None
         return [(n, Row(n, row, self.reader)) for n, row in enumerate(cells, self.first)]
 
 
