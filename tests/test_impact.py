@@ -458,6 +458,9 @@ def test_workers_read_slices_of_a_csv_file_as_it_reads_from_the_start(year_2024,
         other.write_bytes(table.read_bytes() + b"\r\n" + text.encode("latin-1"))
         assert rows(year_2024, other).slices(7, 10) is None
     assert rows(year_2024, table).slices(7, 400) is None  # fewer rows than that: scored here
+    started = rows(year_2024, table)
+    next(started)
+    assert started.slices(7, 10) is None  # rows taken already: the rest are read here
     from mips_rules.engine.cli.outputs import OutputError
 
     table.unlink()  # a file gone since it was sliced: an error naming it and the rows, no traceback

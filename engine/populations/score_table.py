@@ -244,11 +244,13 @@ class TableRows:
 
     def __init__(self, path: Path, reader: _Reader, rows: Iterator[tuple[int, Row]]):
         self.path, self.reader, self._rows = path, reader, rows
+        self._taken = False  # rows taken already: the slices would read them again
 
     def __iter__(self) -> "TableRows":
         return self
 
     def __next__(self) -> tuple[int, Row]:
+        self._taken = True
         return next(self._rows)
 
     def slices(self, size: int, at_least: int) -> list["_Slice"] | None:
@@ -256,8 +258,9 @@ class TableRows:
         of its first row), where a CSV file reads line by line alike in a slice and from the start —
         no quotes (a quoted field may hold a line break), no NUL, no lone carriage return, no line
         longer than a field may be, every line UTF-8 — and holds at least `at_least` rows; None
-        otherwise (the rows are read here, in order, and a worker gets their cells)."""
-        if self.path.suffix.lower() == ".parquet":
+        otherwise, or once rows have been taken (the rows are read here, in order, and a worker gets
+        their cells)."""
+        if self.path.suffix.lower() == ".parquet" or self._taken:
             return None
         out: list[_Slice] = []
         n = count = start = offset = first = 0
