@@ -601,8 +601,8 @@ def _tallied(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool], chunk: list[tup
 
 def _tallied_here(args: tuple[Any, bool]) -> tuple[Tally, list[tuple[int, Any, Any]] | None]:
     """`_tallied` in a worker process, which forked with both years loaded (`_SIDES`), of a chunk
-    as sent (`score_table.packed`, or a slice of a CSV file it reads itself); the outcomes kept go back packed (`_pack`: a tuple of texts
-    pickles far faster than the outcomes)."""
+    as sent (`score_table.packed`, or a slice of a CSV file it reads itself); the outcomes kept go
+    back packed (`_pack`: a tuple of texts pickles far faster than the outcomes)."""
     from mips_rules.engine.populations.score_table import unpacked
 
     sent, keep = args
@@ -610,8 +610,13 @@ def _tallied_here(args: tuple[Any, bool]) -> tuple[Tally, list[tuple[int, Any, A
     part, kept = _tallied(sides, unpacked(sent), keep)
     if kept is None:
         return part, None
-    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
-    return part, [(n, _pack(b, groups[0]), _pack(a, groups[1])) for n, b, a in kept]
+    before, after = _group_paths(sides)
+    return part, [(n, _pack(b, before), _pack(a, after)) for n, b, a in kept]
+
+
+def _group_paths(sides: tuple[Any, StudyPlan, Any, StudyPlan, bool]) -> tuple[list[str], list[str]]:
+    """Each year's breakdowns, in its plan's order (how a packed outcome lists its groups)."""
+    return [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
 
 
 _FIELDS = ("id", "error", "final_score", "adjustment", "direction", "negative", "positive", "weight")
@@ -655,7 +660,7 @@ def tallies(base: Any, reform: Any, records: Iterable[tuple[int, Any]], keep: bo
 
     n = workers or os.cpu_count() or 1
     sides = (base, StudyPlan.of(base), reform, StudyPlan.of(reform), _checks_alike(base, reform))
-    groups = [p for p, _ in sides[1].groups], [p for p, _ in sides[3].groups]
+    groups = _group_paths(sides)
 
     def unpacked(kept: list[tuple[int, Any, Any]] | None) -> list[tuple[int, Outcome, Outcome]] | None:
         return None if kept is None else [(line, _unpack(b, groups[0]), _unpack(a, groups[1])) for line, b, a in kept]

@@ -370,11 +370,8 @@ def _read(raw: Any, spec: dict[str, Any], column: str, n: int) -> Any:
             raise InputError(Diagnostic(f"{where}: {text!r} is not one of {', '.join(map(str, mapping))}"))
         return mapping[text]
     if spec["type"] == "number":
-        try:
-            value = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            raise InputError(Diagnostic(f"{where}: {text!r} is not a number")) from None
-        if not value.is_finite():
+        value = _cell_number(text)  # (a new number each time: `_context` tells cells apart by it)
+        if value is None:
             raise InputError(Diagnostic(f"{where}: {text!r} is not a number"))
         return value
     if spec["type"] == "boolean":

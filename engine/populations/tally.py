@@ -124,13 +124,6 @@ class Budget:
         for name in ("negative_weighted", "positive_weighted", "negative", "positive"):
             setattr(self, name, _add(getattr(self, name), getattr(other, name)))
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state):
-            setattr(self, name, value)
-
 
 Columns = tuple[list[Any], list[Any], list[Any], list[Decimal], list[Decimal], list[Any]]
 """One side's figures of some records, a list each: final scores, adjustments, directions, the
@@ -185,13 +178,6 @@ class Side:
                 "mean_adjustment": mean_of(self.adjustment_total, self.adjustments),
                 "directions": dict(sorted(self.directions.items())),
                 "final_scores": dict(zip(BIN_LABELS, bins))}
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state):
-            setattr(self, name, value)
 
 
 _GROUP_COUNTS = ("records", "negative_before", "negative_after", "turned_negative", "turned_positive")
